@@ -20,7 +20,12 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
         "$VENV/bin/python" -m pip install -q "torch==${CLOUD_TORCH_VERSION:-2.13.0}"
     fi
     echo "[setup] installing the project and its dependencies (first time ~2 min)"
-    "$VENV/bin/python" -m pip install -q -e "$ROOT[test]" 2>&1 | grep -v -e "is ignored: it is neither" -e "^$" || true
+    LOG="$VENV/.cloud-install.log"
+    if ! "$VENV/bin/python" -m pip install -q -e "$ROOT[test]" >"$LOG" 2>&1; then
+        grep -v "is ignored: it is neither" "$LOG" | tail -40 >&2
+        echo "[setup] pip install failed; full log in $LOG" >&2
+        exit 1
+    fi
     "$VENV/bin/python" -c "import cloud_core, screening, flows" || { echo "[setup] install failed" >&2; exit 1; }
     echo "$WANT" > "$STAMP"
 fi
