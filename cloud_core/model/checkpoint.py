@@ -1,0 +1,241 @@
+"""Checkpoints: safetensors weights + a JSON config. Loading never unpickles.
+
+A checkpoint is a directory holding
+
+- ``model.safetensors``: the weights (safetensors: a JSON header + raw tensors, no code);
+- ``config.json``: format version, model sizes (:class:`~cloud_core.model.encoder.ModelConfig`), the
+  vocabulary hash and size, the targets with their normalisers (mean/std) and task types, and the
+  training provenance.
+
+**Model id.** ``sha256(bytes of model.safetensors + bytes of config.json)``, as hex. It changes when any
+weight or any config field changes, and is written next to every prediction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from cloud_core.model.encoder import CloudModel, ModelConfig
+from cloud_core.model.vocab import get_vocabulary
+
+FORMAT = "cloud-checkpoint"
+FORMAT_VERSION = 1
+WEIGHTS = "model.safetensors"
+CONFIG = "config.json"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that is missing, corrupt, or does not match this code (vocabulary, sizes, heads)."""
+
+
+@dataclass
+class TargetSpec:
+    """One predicted property and how the model's standardised output maps back to its units.
+
+    ``value = mean + std * output`` for regression; classification outputs are class logits.
+    """
+
+    name: str
+    kind: str = "regression"
+    mean: float = 0.0
+    std: float = 1.0
+    unit: str = ""
+    n_classes: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class CheckpointConfig:
+    """The JSON side of a checkpoint."""
+
+    model: ModelConfig
+    targets: list[TargetSpec] = field(default_factory=list)
+    vocab_hash: str = ""
+    vocab_size: int = 0
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "vocab": {"hash": self.vocab_hash, "size": self.vocab_size},
+            "model": self.model.to_dict(),
+            "targets": [t.to_dict() for t in self.targets],
+            "provenance": self.provenance,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> CheckpointConfig:
+        if d.get("format") != FORMAT:
+            raise CheckpointError(f"not a CLOUD checkpoint config (format={d.get('format')!r})")
+        if d.get("format_version") != FORMAT_VERSION:
+            raise CheckpointError(
+                f"checkpoint format version {d.get('format_version')} is not supported (this code reads {FORMAT_VERSION})"
+            )
+        try:
+            return cls(
+                model=ModelConfig.from_dict(d["model"]),
+                targets=[TargetSpec(**t) for t in d.get("targets", [])],
+                vocab_hash=d["vocab"]["hash"],
+                vocab_size=int(d["vocab"]["size"]),
+                provenance=dict(d.get("provenance", {})),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"malformed checkpoint config: {exc}") from exc
+
+
+def default_checkpoint_path() -> Path:
+    """The checkpoint shipped inside the package (``cloud_core/data/checkpoints/default``)."""
+    return Path(str(resources.files("cloud_core") / "data" / "checkpoints" / "default"))
+
+
+def checkpoint_id(path: str | os.PathLike[str]) -> str:
+    """The model id: sha256 of the weights file bytes followed by the config file bytes."""
+    path = Path(path)
+    h = hashlib.sha256()
+    for name in (WEIGHTS, CONFIG):
+        f = path / name
+        if not f.is_file():
+            raise CheckpointError(f"checkpoint {path} has no {name}")
+        with f.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def save_checkpoint(
+    path: str | os.PathLike[str],
+    model: CloudModel,
+    *,
+    targets: list[TargetSpec] | None = None,
+    provenance: dict[str, Any] | None = None,
+) -> str:
+    """Write a checkpoint directory atomically and return its model id.
+
+    The files are written to a temporary directory next to ``path`` and moved into place, so a crash never
+    leaves a half-written checkpoint under ``path``.
+    """
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    vocab = get_vocabulary()
+    cfg = CheckpointConfig(
+        model=model.cfg,
+        targets=list(targets or []),
+        vocab_hash=vocab.hash,
+        vocab_size=len(vocab),
+        provenance=dict(provenance or {}),
+    )
+    head_names = {h.name for h in model.cfg.heads}
+    for t in cfg.targets:
+        if t.name not in head_names:
+            raise ValueError(f"target {t.name!r} has no head in the model (heads: {sorted(head_names)})")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+        save_file(state, str(tmp / WEIGHTS), metadata={"format": FORMAT})
+        (tmp / CONFIG).write_text(json.dumps(cfg.to_dict(), indent=2, sort_keys=True) + "\n")
+        if path.exists():
+            old = path.with_name(f".{path.name}.old")
+            if old.exists():
+                shutil.rmtree(old)
+            path.rename(old)
+            tmp.rename(path)
+            shutil.rmtree(old)
+        else:
+            tmp.rename(path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    return checkpoint_id(path)
+
+
+def read_config(path: str | os.PathLike[str]) -> CheckpointConfig:
+    """Read and validate ``config.json`` of a checkpoint (vocabulary included)."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    if not path.is_dir():
+        raise CheckpointError(f"checkpoint {path} must be a directory holding {WEIGHTS} and {CONFIG}")
+    f = path / CONFIG
+    if not f.is_file():
+        raise CheckpointError(f"checkpoint {path} has no {CONFIG}")
+    try:
+        raw = json.loads(f.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"checkpoint {path}: {CONFIG} is not valid JSON ({exc})") from exc
+    if not isinstance(raw, dict):
+        raise CheckpointError(f"checkpoint {path}: {CONFIG} must hold a JSON object")
+    cfg = CheckpointConfig.from_dict(raw)
+    vocab = get_vocabulary()
+    if cfg.vocab_hash != vocab.hash or cfg.vocab_size != len(vocab) or cfg.model.vocab_size != len(vocab):
+        raise CheckpointError(
+            f"checkpoint {path} was trained with vocabulary {cfg.vocab_hash[:12]} ({cfg.vocab_size} tokens); "
+            f"this code's vocabulary is {vocab.hash[:12]} ({len(vocab)} tokens): they do not match"
+        )
+    return cfg
+
+
+def load_checkpoint(
+    path: str | os.PathLike[str] | None = None, *, device: str | torch.device = "cpu"
+) -> tuple[CloudModel, CheckpointConfig, str]:
+    """Load a checkpoint: ``(model in eval mode, config, model id)``.
+
+    Parameters
+    ----------
+    path
+        Checkpoint directory; ``None`` loads the shipped default.
+    device
+        Where to put the weights.
+
+    Raises
+    ------
+    CheckpointError
+        Missing files, corrupt weights, a vocabulary mismatch, or weights that do not fit the config.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = Path(path) if path is not None else default_checkpoint_path()
+    cfg = read_config(path)
+    wfile = path / WEIGHTS
+    if not wfile.is_file():
+        raise CheckpointError(f"checkpoint {path} has no {WEIGHTS}")
+    try:
+        state = load_file(str(wfile), device="cpu")
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"checkpoint {path}: {WEIGHTS} is corrupt or unreadable ({exc})") from exc
+    try:
+        model = CloudModel(cfg.model)
+    except ValueError as exc:
+        raise CheckpointError(f"checkpoint {path}: cannot build the model from its config ({exc})") from exc
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise CheckpointError(
+            f"checkpoint {path}: weights do not match its config: missing {missing[:5]}"
+            f"{'...' if len(missing) > 5 else ''}, unexpected {unexpected[:5]}{'...' if len(unexpected) > 5 else ''}"
+        )
+    bad = [k for k in expected if expected[k].shape != state[k].shape]
+    if bad:
+        k = bad[0]
+        raise CheckpointError(
+            f"checkpoint {path}: tensor {k} has shape {tuple(state[k].shape)}, config expects {tuple(expected[k].shape)}"
+        )
+    model.load_state_dict(state)
+    model.to(device).eval()
+    return model, cfg, checkpoint_id(path)

@@ -1,0 +1,199 @@
+"""Batched inference: load a checkpoint once, bucket by sequence length, predict every target at once.
+
+On CUDA the forward pass runs under bf16 autocast; on CPU in float32 with one torch thread per available
+core. Inputs are sorted by token count and cut into batches, so each batch is padded only to its own
+longest string (a batch of equal lengths gets no attention mask at all, the fastest SDPA path); results
+come back in input order.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import torch
+
+from cloud_core.model.checkpoint import CheckpointConfig, TargetSpec, load_checkpoint
+from cloud_core.model.encoder import CloudModel
+from cloud_core.model.vocab import ScopeTokenError, get_vocabulary
+from cloud_core.rejects import Reject
+
+MODEL_ID_COLUMN = "model_id"
+EMBEDDING_COLUMN = "embedding"
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` -> CUDA if available, else CPU; anything else is passed to :class:`torch.device`."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' was requested but CUDA is not available")
+    return dev
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - non-Linux
+        return os.cpu_count() or 1
+
+
+class Predictor:
+    """A loaded CLOUD model ready to predict from SCOPE strings.
+
+    Use :meth:`from_checkpoint`; ``predictor.model_id`` is the checkpoint's sha256 and ``predictor.targets``
+    the names of the predicted columns.
+    """
+
+    def __init__(self, model: CloudModel, config: CheckpointConfig, model_id: str, device: torch.device) -> None:
+        self.model = model
+        self.config = config
+        self.model_id = model_id
+        self.device = device
+        self.vocab = get_vocabulary()
+        self._specs: dict[str, TargetSpec] = {t.name: t for t in config.targets}
+        self._debye = [h.name for h in config.model.heads if h.kind == "debye"]
+
+    @classmethod
+    def from_checkpoint(
+        cls, path: str | os.PathLike[str] | None = None, device: str | torch.device = "auto", threads: int | None = None
+    ) -> Predictor:
+        """Load a checkpoint directory (``None``: the shipped default) onto ``device``.
+
+        ``threads`` sets torch's CPU threads (default: the cores this process may use).
+        """
+        dev = resolve_device(device)
+        if dev.type == "cpu":
+            torch.set_num_threads(threads or available_cores())
+        model, cfg, model_id = load_checkpoint(Path(path) if path is not None else None, device=dev)
+        return cls(model, cfg, model_id, dev)
+
+    @property
+    def targets(self) -> list[str]:
+        """Names of the float columns that :meth:`predict` returns (``theta_K`` last when a Debye head exists)."""
+        names = [t.name for t in self.config.targets if t.name not in self._debye]
+        return names + (["theta_K"] if self._debye else [])
+
+    @property
+    def max_len(self) -> int:
+        return self.config.model.max_len
+
+    def default_batch_size(self) -> int:
+        return 4096 if self.device.type == "cuda" else 512
+
+    # ------------------------------------------------------------------ prediction
+    def predict(
+        self, scope_strings: Sequence[str], batch_size: int | None = None, *, embeddings: bool = False
+    ) -> pa.Table:
+        """Predict every target for each SCOPE string.
+
+        Returns
+        -------
+        pyarrow.Table
+            One row per input, in input order: one float64 column per target (regression in the target's
+            units; binary classification as the probability of class 1, multi-class as the argmax class),
+            ``theta_K`` when the model has a Debye head, and an ``embedding`` fixed-size-list column if
+            ``embeddings``.
+
+        Raises
+        ------
+        ScopeTokenError
+            If a string is malformed or too long (use :meth:`predict_with_rejects` to keep going).
+        """
+        encoded = [self._encode(s) for s in scope_strings]
+        return self._run(encoded, batch_size, embeddings)
+
+    def predict_with_rejects(
+        self,
+        scope_strings: Sequence[str],
+        ids: Sequence[str] | None = None,
+        batch_size: int | None = None,
+        *,
+        embeddings: bool = False,
+    ) -> tuple[pa.Table, list[Reject]]:
+        """Like :meth:`predict`, but a malformed string becomes a :class:`Reject` (stage ``predict``).
+
+        The table has an ``id`` column first and the ``model_id`` column last; it holds the accepted rows only.
+        """
+        ids = [str(i) for i in range(len(scope_strings))] if ids is None else [str(i) for i in ids]
+        if len(ids) != len(scope_strings):
+            raise ValueError(f"{len(ids)} ids for {len(scope_strings)} SCOPE strings")
+        ok_ids, encoded, rejects = [], [], []
+        for i, s in zip(ids, scope_strings, strict=True):
+            try:
+                encoded.append(self._encode(s))
+                ok_ids.append(i)
+            except ScopeTokenError as exc:
+                rejects.append(Reject(i, "predict", "bad_scope", str(exc)))
+        table = self._run(encoded, batch_size, embeddings)
+        table = table.add_column(0, "id", pa.array(ok_ids, pa.string()))
+        table = table.append_column(MODEL_ID_COLUMN, pa.array([self.model_id] * len(ok_ids), pa.string()))
+        return table, rejects
+
+    def _encode(self, s: str) -> tuple[list[int], list[int]]:
+        ids, sec = self.vocab.encode(s)
+        if len(ids) > self.max_len:
+            raise ScopeTokenError(f"{len(ids)} tokens, more than the model's maximum {self.max_len}: {s!r}")
+        return ids, sec
+
+    def _run(self, encoded: list[tuple[list[int], list[int]]], batch_size: int | None, embeddings: bool) -> pa.Table:
+        n = len(encoded)
+        bs = int(batch_size or self.default_batch_size())
+        if bs < 1:
+            raise ValueError("batch_size must be >= 1")
+        lengths = np.fromiter((len(e[0]) for e in encoded), dtype=np.int64, count=n)
+        order = np.argsort(lengths, kind="stable")
+        heads = [h for h in self.config.model.heads]
+        outputs: dict[str, np.ndarray] = {}
+        for h in heads:
+            outputs[h.name] = np.empty((n, h.n_out), dtype=np.float32)
+        emb = np.empty((n, self.config.model.d_model), dtype=np.float32) if embeddings else None
+        cuda = self.device.type == "cuda"
+        with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
+            for start in range(0, n, bs):
+                idx = order[start : start + bs]
+                batch = self.vocab.pad([encoded[i] for i in idx])
+                ids = torch.from_numpy(batch.input_ids).to(self.device, non_blocking=True)
+                sec = torch.from_numpy(batch.section_ids).to(self.device, non_blocking=True)
+                mask = None
+                if batch.lengths.min() != batch.lengths.max():
+                    mask = torch.from_numpy(batch.attention_mask).to(self.device, non_blocking=True)
+                out = self.model(ids, sec, mask)
+                for h in heads:
+                    outputs[h.name][idx] = out[h.name].float().cpu().numpy()
+                if emb is not None:
+                    emb[idx] = out["pooled"].float().cpu().numpy()
+        cols: dict[str, pa.Array] = {}
+        for t in self.config.targets:
+            if t.name in self._debye:
+                continue
+            raw = outputs[t.name]
+            if t.kind == "regression":
+                val = t.mean + t.std * raw[:, 0].astype(np.float64)
+            elif t.kind == "classification":
+                z = raw - raw.max(axis=1, keepdims=True)
+                p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+                val = p[:, 1].astype(np.float64) if raw.shape[1] == 2 else p.argmax(axis=1).astype(np.float64)
+            else:  # pragma: no cover - a registered kind without a mapping
+                val = raw[:, 0].astype(np.float64)
+            cols[t.name] = pa.array(val, pa.float64())
+        for name in self._debye:
+            cols["theta_K"] = pa.array(self._theta(name, outputs[name]), pa.float64())
+        if emb is not None:
+            d = emb.shape[1]
+            cols[EMBEDDING_COLUMN] = pa.FixedSizeListArray.from_arrays(pa.array(emb.reshape(-1)), d)
+        return pa.table(cols)  # no targets and no embeddings: a table without columns
+
+    def _theta(self, name: str, raw: np.ndarray) -> np.ndarray:
+        """Debye temperature (K) from the Debye head's raw output, via the head's own mapping."""
+        head = self.model.heads[name]
+        to_theta = getattr(head, "theta_from_output", None)
+        t = torch.from_numpy(raw)
+        if to_theta is None:
+            return raw[:, 0].astype(np.float64)
+        with torch.inference_mode():
+            return to_theta(t).reshape(-1).double().numpy()
