@@ -115,7 +115,9 @@ class Encoder(nn.Module):
         self.pos = nn.Embedding(cfg.max_len, cfg.d_model)
         self.sec = nn.Embedding(N_SECTIONS, cfg.d_model)
         self.drop = nn.Dropout(cfg.dropout)
-        self.blocks = nn.ModuleList(Block(cfg.d_model, cfg.n_heads, cfg.d_ff, cfg.dropout) for _ in range(cfg.n_layers))
+        self.blocks = nn.ModuleList(
+            Block(cfg.d_model, cfg.n_heads, cfg.d_ff, cfg.dropout) for _ in range(cfg.n_layers)
+        )
         self.ln_f = nn.LayerNorm(cfg.d_model)
         self.max_len = cfg.max_len
 
@@ -212,4 +214,3 @@ def encoder_flops_per_sequence(cfg: ModelConfig, n_tokens: int) -> float:
     d, f, n = cfg.d_model, cfg.d_ff, n_tokens
     per_layer = 2 * n * (3 * d * d + d * d + 2 * d * f) + 2 * 2 * n * n * d
     return float(cfg.n_layers * per_layer)
-

@@ -66,14 +66,18 @@ def register_head(kind: str) -> Callable[[HeadBuilder], HeadBuilder]:
 
 def build_head(spec: HeadSpec, d_model: int) -> nn.Module:
     if spec.kind not in HEAD_BUILDERS:
-        raise ValueError(f"unknown head kind {spec.kind!r} for head {spec.name!r}; known: {sorted(HEAD_BUILDERS)}")
+        raise ValueError(
+            f"unknown head kind {spec.kind!r} for head {spec.name!r}; known: {sorted(HEAD_BUILDERS)}"
+        )
     return HEAD_BUILDERS[spec.kind](spec, d_model)
 
 
 class MLPHead(nn.Module):
     """dropout -> N x (Linear + SiLU) -> Linear."""
 
-    def __init__(self, d_in: int, n_out: int, n_layers: int = 2, hidden: int = 0, dropout: float = 0.1) -> None:
+    def __init__(
+        self, d_in: int, n_out: int, n_layers: int = 2, hidden: int = 0, dropout: float = 0.1
+    ) -> None:
         super().__init__()
         hidden = hidden or d_in
         layers: list[nn.Module] = [nn.Dropout(dropout)]

@@ -49,7 +49,9 @@ class Predictor:
     the names of the predicted columns.
     """
 
-    def __init__(self, model: CloudModel, config: CheckpointConfig, model_id: str, device: torch.device) -> None:
+    def __init__(
+        self, model: CloudModel, config: CheckpointConfig, model_id: str, device: torch.device
+    ) -> None:
         self.model = model
         self.config = config
         self.model_id = model_id
@@ -60,7 +62,10 @@ class Predictor:
 
     @classmethod
     def from_checkpoint(
-        cls, path: str | os.PathLike[str] | None = None, device: str | torch.device = "auto", threads: int | None = None
+        cls,
+        path: str | os.PathLike[str] | None = None,
+        device: str | torch.device = "auto",
+        threads: int | None = None,
     ) -> Predictor:
         """Load a checkpoint directory (``None``: the shipped default) onto ``device``.
 
@@ -140,7 +145,9 @@ class Predictor:
             raise ScopeTokenError(f"{len(ids)} tokens, more than the model's maximum {self.max_len}: {s!r}")
         return ids, sec
 
-    def _run(self, encoded: list[tuple[list[int], list[int]]], batch_size: int | None, embeddings: bool) -> pa.Table:
+    def _run(
+        self, encoded: list[tuple[list[int], list[int]]], batch_size: int | None, embeddings: bool
+    ) -> pa.Table:
         n = len(encoded)
         bs = int(batch_size or self.default_batch_size())
         if bs < 1:

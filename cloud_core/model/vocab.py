@@ -52,7 +52,9 @@ def _wyckoff_table() -> dict[int, dict[str, int]]:
     ref = resources.files("pymatgen.analysis.prototypes") / "wyckoff-position-multiplicities.json.gz"
     with ref.open("rb") as fh:
         raw = json.loads(gzip.decompress(fh.read()))
-    return {int(sg): {letter: int(m) for letter, m in table.items()} for sg, table in raw.items() if int(sg) > 0}
+    return {
+        int(sg): {letter: int(m) for letter, m in table.items()} for sg, table in raw.items() if int(sg) > 0
+    }
 
 
 @cache
@@ -171,7 +173,9 @@ class Vocabulary:
                 raise ScopeTokenError(f"unknown point group {sym[2]!r} in {scope!r}")
             ids += [ix[f"sg:{sg}"], ix[bl], ix[pg]]
         else:
-            raise ScopeTokenError(f"symmetry section must be '<sg> <Bravais> <point group>' or '?': {scope!r}")
+            raise ScopeTokenError(
+                f"symmetry section must be '<sg> <Bravais> <point group>' or '?': {scope!r}"
+            )
         ids.append(ix[SECTION_TOKEN])
         sec += [0] * (len(ids) - len(sec))
         # orbit section
@@ -191,7 +195,9 @@ class Vocabulary:
                 except ValueError:
                     mult, letter = -1, ""
                 if table.get(letter) != mult:
-                    raise ScopeTokenError(f"Wyckoff position {wy!r} does not exist in space group {sg}: {scope!r}")
+                    raise ScopeTokenError(
+                        f"Wyckoff position {wy!r} does not exist in space group {sg}: {scope!r}"
+                    )
                 ids += [ix[el], ix[f"wy:{wy}"]]
         ids.append(ix[SECTION_TOKEN])
         sec += [1] * (len(ids) - len(sec))
@@ -246,7 +252,9 @@ class Vocabulary:
         width = int(lengths.max()) if len(encoded) else 0
         if max_length is not None and width > max_length:
             bad = int(np.argmax(lengths))
-            raise ScopeTokenError(f"item {bad} has {width} tokens, more than the model's maximum {max_length}")
+            raise ScopeTokenError(
+                f"item {bad} has {width} tokens, more than the model's maximum {max_length}"
+            )
         ids = np.full((len(encoded), width), PAD_ID, dtype=np.int64)
         sec = np.zeros((len(encoded), width), dtype=np.int64)
         for row, (i, s) in enumerate(encoded):

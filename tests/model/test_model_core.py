@@ -41,7 +41,10 @@ def _model(seed: int = 0, **kw) -> CloudModel:
 
 
 def _targets() -> list[TargetSpec]:
-    return [TargetSpec("a", mean=1.5, std=2.0, unit="eV"), TargetSpec("b", kind="classification", n_classes=2)]
+    return [
+        TargetSpec("a", mean=1.5, std=2.0, unit="eV"),
+        TargetSpec("b", kind="classification", n_classes=2),
+    ]
 
 
 def test_vocabulary_is_closed_deterministic_and_section_aware():
@@ -92,7 +95,11 @@ def test_save_load_gives_identical_outputs(tmp_path):
     loaded, cfg, mid2 = load_checkpoint(tmp_path / "ck")
     assert mid2 == mid and cfg.provenance["note"] == "test" and cfg.targets[0].std == 2.0
     enc = get_vocabulary().encode_batch(SCOPES)
-    args = (torch.from_numpy(enc.input_ids), torch.from_numpy(enc.section_ids), torch.from_numpy(enc.attention_mask))
+    args = (
+        torch.from_numpy(enc.input_ids),
+        torch.from_numpy(enc.section_ids),
+        torch.from_numpy(enc.attention_mask),
+    )
     with torch.inference_mode():
         a, b = model(*args), loaded(*args)
     for key in ("pooled", "a", "b"):
