@@ -1,0 +1,241 @@
+"""Turn whatever the caller gives (pymatgen Structure, ASE Atoms, a CIF/POSCAR path) into plain arrays.
+
+Every problem with the input itself becomes a :class:`ScopeError` with its reason: unreadable file, disorder,
+partial occupancy, unsupported element, invalid lattice, overlapping atoms, too many sites.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cloud_core.scope.errors import ScopeError, ScopeRejectReason
+from cloud_core.scope.tables import MAX_SUPPORTED_Z
+
+#: Two atoms closer than this (Angstrom) are overlapping.
+OVERLAP_DISTANCE = 0.5
+#: Default upper limit on the number of sites in the given cell (symmetry search cost grows fast beyond).
+MAX_SITES = 1000
+_OCCUPANCY_TOL = 1e-6
+
+
+@dataclass(frozen=True, slots=True)
+class CellArrays:
+    """A periodic, ordered crystal as arrays: lattice rows in Angstrom, fractional coordinates, atomic numbers."""
+
+    lattice: np.ndarray
+    frac_coords: np.ndarray
+    numbers: np.ndarray
+
+
+def read_structure_file(path: str | os.PathLike[str]) -> Any:
+    """Read a CIF / POSCAR (or anything pymatgen, then ASE, can read) into a pymatgen Structure.
+
+    Raises
+    ------
+    ScopeError
+        ``unreadable_file`` when the path does not exist or no reader understands it.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ScopeError(ScopeRejectReason.UNREADABLE_FILE, f"no such file: {str(p)!r}")
+    errors: list[str] = []
+    from pymatgen.core import Structure
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            structure = Structure.from_file(str(p))
+            if len(structure) == 0:
+                raise ValueError("no atoms")
+            return structure
+        except Exception as exc:  # noqa: BLE001 - any reader failure is an unreadable file
+            errors.append(f"pymatgen: {type(exc).__name__}: {exc}")
+        try:
+            from ase.io import read
+
+            atoms = read(str(p))
+            if isinstance(atoms, list):
+                atoms = atoms[0]
+            if len(atoms) == 0:
+                raise ValueError("no atoms")
+            return atoms
+        except Exception as exc:  # noqa: BLE001
+            errors.append(f"ase: {type(exc).__name__}: {exc}")
+    detail = "; ".join(e[:200] for e in errors)
+    raise ScopeError(
+        ScopeRejectReason.UNREADABLE_FILE, f"cannot read {str(p)!r} as a crystal structure ({detail})"
+    )
+
+
+def _check_z(z: int, label: str) -> int:
+    if not 1 <= z <= MAX_SUPPORTED_Z:
+        raise ScopeError(
+            ScopeRejectReason.UNSUPPORTED_ELEMENT,
+            f"{label} is not a supported element (atomic numbers 1-{MAX_SUPPORTED_Z})",
+        )
+    return z
+
+
+def _from_pymatgen(structure: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    from pymatgen.core import Element, Species
+
+    numbers = np.empty(len(structure), dtype=np.int64)
+    for i, site in enumerate(structure):
+        species = site.species
+        if len(species) != 1:
+            raise ScopeError(
+                ScopeRejectReason.DISORDERED, f"site {i} holds several species: {species.formula}"
+            )
+        ((sp, occ),) = species.items()
+        if abs(occ - 1.0) > _OCCUPANCY_TOL:
+            if occ < 1:
+                raise ScopeError(
+                    ScopeRejectReason.PARTIAL_OCCUPANCY, f"site {i} ({sp}) has occupancy {occ:g} < 1"
+                )
+            raise ScopeError(ScopeRejectReason.INVALID_INPUT, f"site {i} ({sp}) has occupancy {occ:g} > 1")
+        if isinstance(sp, Element):
+            z = sp.Z
+        elif isinstance(sp, Species):
+            z = sp.element.Z
+        else:
+            raise ScopeError(ScopeRejectReason.UNSUPPORTED_ELEMENT, f"site {i} holds {sp!s}, not an element")
+        numbers[i] = _check_z(int(z), f"site {i} ({sp!s})")
+    return (
+        np.asarray(structure.lattice.matrix, dtype=float),
+        np.asarray(structure.frac_coords, dtype=float),
+        numbers,
+    )
+
+
+def _from_ase(atoms: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if not all(atoms.pbc):
+        raise ScopeError(
+            ScopeRejectReason.INVALID_LATTICE, f"ASE Atoms is not periodic in 3D (pbc={list(atoms.pbc)})"
+        )
+    lattice = np.asarray(atoms.cell.array, dtype=float)
+    numbers = np.asarray(atoms.numbers, dtype=np.int64)
+    for i, z in enumerate(numbers):
+        _check_z(int(z), f"atom {i} (Z={int(z)})")
+    occupancy = atoms.info.get("occupancy") if isinstance(atoms.info, dict) else None
+    if occupancy:
+        for i, occ in occupancy.items():
+            values = list(occ.values()) if isinstance(occ, dict) else [occ]
+            if len(values) > 1:
+                raise ScopeError(ScopeRejectReason.DISORDERED, f"atom {i} holds several species: {occ}")
+            if values and float(values[0]) < 1 - _OCCUPANCY_TOL:
+                raise ScopeError(
+                    ScopeRejectReason.PARTIAL_OCCUPANCY, f"atom {i} has occupancy {values[0]} < 1"
+                )
+    with np.errstate(all="ignore"):
+        try:
+            frac = np.linalg.solve(lattice.T, np.asarray(atoms.positions, dtype=float).T).T
+        except np.linalg.LinAlgError as exc:
+            raise ScopeError(ScopeRejectReason.INVALID_LATTICE, f"singular lattice: {exc}") from None
+    return lattice, frac, numbers
+
+
+def to_cell_arrays(
+    obj: Any, *, max_sites: int = MAX_SITES, overlap_distance: float = OVERLAP_DISTANCE
+) -> CellArrays:
+    """Validate one input and return it as arrays.
+
+    Parameters
+    ----------
+    obj
+        pymatgen ``Structure``/``IStructure``, ASE ``Atoms``, or a path (``str`` / ``PathLike``) to a CIF,
+        POSCAR or other file that pymatgen or ASE can read.
+    max_sites
+        Reject cells with more sites than this (``too_many_sites``).
+    overlap_distance
+        Reject cells with two atoms closer than this, in Angstrom (``overlapping_atoms``).
+    """
+    if isinstance(obj, (str, os.PathLike)):
+        obj = read_structure_file(obj)
+    kind = type(obj).__name__
+    if hasattr(obj, "lattice") and hasattr(obj, "frac_coords") and hasattr(obj, "sites"):
+        if len(obj) == 0:
+            raise ScopeError(ScopeRejectReason.INVALID_INPUT, "empty structure")
+        if len(obj) > max_sites:
+            raise ScopeError(ScopeRejectReason.TOO_MANY_SITES, f"{len(obj)} sites > limit {max_sites}")
+        lattice, frac, numbers = _from_pymatgen(obj)
+    elif hasattr(obj, "cell") and hasattr(obj, "numbers") and hasattr(obj, "pbc"):
+        if len(obj) == 0:
+            raise ScopeError(ScopeRejectReason.INVALID_INPUT, "empty Atoms")
+        if len(obj) > max_sites:
+            raise ScopeError(ScopeRejectReason.TOO_MANY_SITES, f"{len(obj)} sites > limit {max_sites}")
+        lattice, frac, numbers = _from_ase(obj)
+    else:
+        raise ScopeError(
+            ScopeRejectReason.INVALID_INPUT,
+            f"cannot encode a {kind}: give a pymatgen Structure, an ASE Atoms or a path to a CIF/POSCAR file",
+        )
+    check_lattice(lattice)
+    if not np.all(np.isfinite(frac)):
+        raise ScopeError(ScopeRejectReason.INVALID_INPUT, "non-finite atomic coordinates")
+    frac = frac - np.floor(frac)
+    frac[frac >= 1.0] = 0.0
+    check_overlap(lattice, frac, overlap_distance)
+    return CellArrays(lattice=lattice, frac_coords=frac, numbers=numbers)
+
+
+def check_lattice(lattice: np.ndarray) -> None:
+    """Reject non-finite or degenerate lattices (``invalid_lattice``)."""
+    if lattice.shape != (3, 3) or not np.all(np.isfinite(lattice)):
+        raise ScopeError(ScopeRejectReason.INVALID_LATTICE, "lattice is not a finite 3x3 matrix")
+    lengths = np.linalg.norm(lattice, axis=1)
+    if np.any(lengths < 1e-3):
+        raise ScopeError(ScopeRejectReason.INVALID_LATTICE, f"lattice vector of length {lengths.min():.3g} A")
+    volume = abs(float(np.linalg.det(lattice)))
+    if volume < 1e-6 * float(np.prod(lengths)) or volume < 1e-3:
+        raise ScopeError(ScopeRejectReason.INVALID_LATTICE, f"degenerate lattice (volume {volume:.3g} A^3)")
+
+
+def check_overlap(lattice: np.ndarray, frac: np.ndarray, overlap_distance: float) -> None:
+    """Reject two atoms (or an atom and its own image) closer than ``overlap_distance`` (``overlapping_atoms``).
+
+    When every interplanar spacing of the cell exceeds twice the threshold, a pair closer than the threshold
+    can only be the minimum image in fractional coordinates (``|d_k + n_k| < r / h_k < 1/2``), so one rounded
+    difference per pair is exact; otherwise pymatgen's periodic neighbour search is used.
+    """
+    if overlap_distance <= 0:
+        return
+    spacings = 1.0 / np.linalg.norm(np.linalg.inv(lattice), axis=0)
+    n = len(frac)
+    if np.all(spacings > 2.0 * overlap_distance):
+        if n < 2:
+            return
+        iu, ju = np.triu_indices(n, k=1)
+        d = frac[ju] - frac[iu]
+        d -= np.round(d)
+        dist = np.linalg.norm(d @ lattice, axis=1)
+        k = int(np.argmin(dist))
+        if dist[k] < overlap_distance:
+            raise ScopeError(
+                ScopeRejectReason.OVERLAPPING_ATOMS,
+                f"atoms {int(iu[k])} and {int(ju[k])} are {float(dist[k]):.3f} A apart (< {overlap_distance} A)",
+            )
+        return
+    from pymatgen.optimization.neighbors import find_points_in_spheres
+
+    cart = np.ascontiguousarray(frac @ lattice)
+    i, j, offsets, dist = find_points_in_spheres(
+        cart,
+        cart,
+        r=float(overlap_distance),
+        pbc=np.array([1, 1, 1], dtype=np.int64),
+        lattice=np.ascontiguousarray(lattice),
+        tol=1e-8,
+    )
+    mask = (i != j) | np.any(offsets != 0, axis=1)
+    if np.any(mask):
+        k = int(np.argmin(np.where(mask, dist, np.inf)))
+        raise ScopeError(
+            ScopeRejectReason.OVERLAPPING_ATOMS,
+            f"atoms {int(i[k])} and {int(j[k])} are {float(dist[k]):.3f} A apart (< {overlap_distance} A)",
+        )
