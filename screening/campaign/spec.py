@@ -1,0 +1,141 @@
+"""The parameters of a screening campaign: one typed model (the Prefect UI renders it as a form).
+
+Only the fields that change results enter the parameter hash (:func:`params_hash`): the source, the model
+checkpoint, the symmetry tolerance, the temperature grid and the chunk size. Ranking, top-k, filters and where
+the work runs can change between a run and its resume.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from screening.store.layout import check_id
+
+#: Default temperature grid (K): 10 K to 1000 K, with 298.15 K and 300 K included.
+DEFAULT_TEMPERATURES_K: tuple[float, ...] = (
+    10.0, 20.0, 30.0, 40.0, 50.0, 75.0, 100.0, 125.0, 150.0, 175.0, 200.0, 250.0, 298.15, 300.0,
+    350.0, 400.0, 500.0, 600.0, 700.0, 800.0, 900.0, 1000.0,
+)  # fmt: skip
+
+FilterOp = Literal["<", "<=", ">", ">=", "=", "!="]
+
+
+class SourceSpec(BaseModel):
+    """Where the candidates come from."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["pool", "files", "mp", "prototypes", "pyxtal"] = Field(
+        "pool",
+        description="pool: a candidate Parquet file (default: the bundled prototype pool); files: CIF/POSCAR "
+        "files; mp: a Materials Project query; prototypes / pyxtal: generated on the fly.",
+    )
+    path: str | None = Field(None, description="pool: Parquet file; files: a directory or a glob.")
+    limit: int | None = Field(None, ge=1, description="Take at most this many candidates.")
+    offset: int = Field(0, ge=0, description="Skip this many candidates first (pool only).")
+    size: int = Field(1000, ge=1, description="prototypes / pyxtal: how many to generate.")
+    seed: int = Field(0, description="prototypes / pyxtal: random seed.")
+    query: dict[str, Any] = Field(
+        default_factory=dict, description="mp: query fields (elements, chemsys, band_gap range, ...)."
+    )
+
+
+class Filter(BaseModel):
+    """One condition on a ranked column, e.g. ``{"column": "theta_K", "op": ">", "value": 400}``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    column: str = Field(..., description="A column of the leaderboard (predictions, candidate fields, Debye values).")
+    op: FilterOp = ">"
+    value: float | int | str
+
+    @field_validator("column")
+    @classmethod
+    def _ident(cls, v: str) -> str:
+        if not v.replace("_", "a").isalnum():
+            raise ValueError(f"filter column {v!r} is not a column name")
+        return v
+
+
+class ScreenParameters(BaseModel):
+    """All parameters of one screening campaign (``cloud screen``, the ``screen`` flow, deployments)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    campaign_id: str | None = Field(
+        None, description="Names the campaign; the same id resumes it. Default: derived from the parameters."
+    )
+    source: SourceSpec = Field(default_factory=SourceSpec)
+    checkpoint: str | None = Field(None, description="Model checkpoint directory (default: the shipped model).")
+    symprec: float = Field(0.01, gt=0, le=1, description="Symmetry tolerance (Angstrom) for SCOPE encoding.")
+    temperatures_K: list[float] = Field(
+        default_factory=lambda: list(DEFAULT_TEMPERATURES_K), description="Temperature grid for Debye curves."
+    )
+    chunk_size: int = Field(2000, ge=1, le=1_000_000, description="Candidates per chunk (unit of work and resume).")
+    batch_size: int = Field(512, ge=1, description="Model batch size.")
+    device: str = Field("auto", description="Model device: auto, cpu, cuda, cuda:N.")
+    rank_by: str | None = Field(
+        None, description="Leaderboard column to rank by (default: theta_K if predicted, else the first target)."
+    )
+    descending: bool = Field(True, description="Rank the largest values first.")
+    rank_temperature_K: float = Field(300.0, gt=0, description="Temperature of the Debye columns on the leaderboard.")
+    filters: list[Filter] = Field(default_factory=list, description="Conditions the leaders must meet.")
+    top_k: int = Field(20, ge=1, le=10_000)
+    dask_address: str | None = Field(None, description="Scheduler address of an existing Dask cluster.")
+    n_workers: int | None = Field(None, ge=1, description="Local Dask cluster: worker processes (default: cores).")
+    gpu_resource: str = Field("GPU", description="Dask resource name that marks GPU workers for the predict step.")
+    validate_top_k: int = Field(0, ge=0, description="Validate this many leaders with phonons (0: skip).")
+    results_dir: str | None = Field(None, description="Results store directory (default: settings.results_dir).")
+
+    @field_validator("campaign_id")
+    @classmethod
+    def _cid(cls, v: str | None) -> str | None:
+        return None if v is None else check_id(v)
+
+    @field_validator("temperatures_K")
+    @classmethod
+    def _temps(cls, v: list[float]) -> list[float]:
+        if not v:
+            raise ValueError("temperatures_K must hold at least one temperature")
+        if any(not (t > 0) for t in v):
+            raise ValueError("temperatures must be positive (K)")
+        return sorted(set(float(t) for t in v))
+
+    @model_validator(mode="after")
+    def _source_needs(self) -> ScreenParameters:
+        if self.source.kind == "files" and not self.source.path:
+            raise ValueError("source kind 'files' needs source.path (a directory or a glob)")
+        return self
+
+    def hashed_fields(self, model_id: str) -> dict[str, Any]:
+        """The fields that determine results (``model_id`` replaces the checkpoint path)."""
+        return {
+            "source": self.source.model_dump(mode="json"),
+            "model_id": model_id,
+            "symprec": self.symprec,
+            "temperatures_K": self.temperatures_K,
+            "chunk_size": self.chunk_size,
+        }
+
+    def resolved_results_dir(self) -> Path:
+        if self.results_dir:
+            return Path(self.results_dir).expanduser().resolve()
+        from screening.settings import get_settings
+
+        return Path(get_settings().results_dir).expanduser().resolve()
+
+
+def params_hash(params: ScreenParameters, model_id: str) -> str:
+    """SHA-256 (hex) of the result-determining parameters."""
+    blob = json.dumps(params.hashed_fields(model_id), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def default_campaign_id(params: ScreenParameters, model_id: str) -> str:
+    """``<source kind>-<first 12 hex of the parameter hash>``: the same parameters name the same campaign."""
+    return f"{params.source.kind}-{params_hash(params, model_id)[:12]}"

@@ -1,0 +1,192 @@
+"""The pipeline steps of one chunk, as functions of paths (what Prefect tasks on Dask workers call).
+
+Each step reads its inputs from the store's files and writes its outputs there, so steps can run in different
+processes or machines sharing the results directory, and tasks pass only short strings. :func:`process_chunk`
+runs all steps of a chunk in one process without intermediate files (the one-process baseline).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from screening.campaign.debye import debye_chunk
+from screening.campaign.encode import encode_chunk
+from screening.campaign.predict import PredictorLike, load_predictor, predict_chunk
+from screening.campaign.rejects_table import REJECT_COLUMNS
+from screening.campaign.write import assemble_chunk, n_atoms_for
+from screening.store import ResultsStore
+from screening.store.atomic import atomic_parquet
+from screening.store.provenance import utc_now
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    """What a finished chunk reports (small: this is what travels back to the flow)."""
+
+    chunk_id: str
+    committed: bool  # False: it was already committed (by an earlier run)
+    n_candidates: int
+    n_ok: int
+    n_rejected: int
+    seconds: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _timing(work: Path, key: str, seconds: float) -> None:
+    path = work / "timing.json"
+    data = json.loads(path.read_text()) if path.exists() else {}
+    data[key] = seconds
+    tmp = work / ".timing.json.tmp"
+    tmp.write_text(json.dumps(data))
+    tmp.replace(path)
+
+
+def encode_stage(root: str, campaign_id: str, chunk_id: str, symprec: float) -> str:
+    """Encode a chunk's input; write ``encoded.parquet`` + ``rejects_encode.parquet`` in its work dir.
+
+    Returns the work directory (or ``""`` when the chunk is already committed).
+    """
+    store = ResultsStore(root)
+    if chunk_id in store.committed_chunks(campaign_id):
+        return ""
+    t0 = time.perf_counter()
+    encoded, rejects = encode_chunk(store.read_input(campaign_id, chunk_id), symprec=symprec)
+    work = store.layout.work_dir(campaign_id, chunk_id)
+    work.mkdir(parents=True, exist_ok=True)
+    atomic_parquet(encoded, work / "encoded.parquet")
+    atomic_parquet(rejects, work / "rejects_encode.parquet")
+    _timing(work, "encode", time.perf_counter() - t0)
+    return str(work)
+
+
+def predict_stage(work: str, checkpoint: str | None, device: str, batch_size: int) -> str:
+    """Predict the encoded candidates in ``work``; write ``predictions.parquet`` + ``rejects_predict.parquet``."""
+    if not work:
+        return ""
+    t0 = time.perf_counter()
+    w = Path(work)
+    predictor = load_predictor(checkpoint, device)
+    preds, rejects = predict_chunk(pq.read_table(w / "encoded.parquet"), predictor, batch_size=batch_size)
+    atomic_parquet(preds, w / "predictions.parquet")
+    atomic_parquet(rejects, w / "rejects_predict.parquet")
+    _timing(w, "predict", time.perf_counter() - t0)
+    return work
+
+
+def _curves(encoded: pa.Table, preds: pa.Table, temperatures_K: list[float]) -> pa.Table:
+    if "theta_K" not in preds.column_names:
+        return debye_chunk([], [], [], temperatures_K)
+    ids = preds.column("candidate_id")
+    return debye_chunk(
+        ids.to_pylist(), preds.column("theta_K").to_pylist(), n_atoms_for(encoded, ids), temperatures_K
+    )
+
+
+def _finish(
+    store: ResultsStore,
+    campaign_id: str,
+    chunk_id: str,
+    chunk_index: int,
+    encoded: pa.Table,
+    preds: pa.Table,
+    rejects: pa.Table,
+    temperatures_K: list[float],
+    model_id: str,
+    symprec: float,
+    seconds_before: float,
+) -> ChunkResult:
+    t0 = time.perf_counter()
+    inputs = store.read_input(campaign_id, chunk_id).select(["candidate_id", "source", "formula"]).to_pydict()
+    curves = _curves(encoded, preds, temperatures_K)
+    seconds = seconds_before + (time.perf_counter() - t0)
+    tables = assemble_chunk(
+        campaign_id=campaign_id,
+        chunk_id=chunk_id,
+        chunk_index=chunk_index,
+        input_ids=inputs["candidate_id"],
+        input_sources=inputs["source"],
+        input_formulas=inputs["formula"],
+        encoded=encoded,
+        predictions=preds,
+        curves=curves,
+        rejects=rejects,
+        model_id=model_id,
+        symprec=symprec,
+        seconds=seconds,
+        created_at=utc_now(),
+    )
+    committed = store.commit_chunk(campaign_id, chunk_id, tables)
+    return ChunkResult(
+        chunk_id, committed, len(inputs["candidate_id"]), preds.num_rows, rejects.num_rows, seconds
+    )
+
+
+def finalize_stage(
+    root: str,
+    campaign_id: str,
+    chunk_id: str,
+    chunk_index: int,
+    work: str,
+    temperatures_K: list[float],
+    model_id: str,
+    symprec: float,
+) -> dict:
+    """Debye curves + assemble + commit the chunk from its work files; remove them. Returns a ChunkResult dict."""
+    store = ResultsStore(root)
+    if not work:
+        return ChunkResult(chunk_id, False, 0, 0, 0, 0.0).to_dict()
+    w = Path(work)
+    encoded = pq.read_table(w / "encoded.parquet")
+    preds = pq.read_table(w / "predictions.parquet")
+    rejects = pa.concat_tables(
+        [pq.read_table(w / "rejects_encode.parquet"), pq.read_table(w / "rejects_predict.parquet")]
+    ).cast(REJECT_COLUMNS)
+    before = sum(json.loads((w / "timing.json").read_text()).values())
+    result = _finish(
+        store, campaign_id, chunk_id, chunk_index, encoded, preds, rejects, temperatures_K, model_id, symprec, before
+    )
+    import shutil
+
+    shutil.rmtree(w, ignore_errors=True)
+    return result.to_dict()
+
+
+def process_chunk(
+    store: ResultsStore,
+    campaign_id: str,
+    chunk_id: str,
+    chunk_index: int,
+    *,
+    predictor: PredictorLike,
+    temperatures_K: list[float],
+    symprec: float,
+    batch_size: int = 512,
+) -> ChunkResult:
+    """All steps of one chunk in this process, no intermediate files (skips a committed chunk)."""
+    if chunk_id in store.committed_chunks(campaign_id):
+        return ChunkResult(chunk_id, False, 0, 0, 0, 0.0)
+    t0 = time.perf_counter()
+    encoded, rej_enc = encode_chunk(store.read_input(campaign_id, chunk_id), symprec=symprec)
+    preds, rej_pred = predict_chunk(encoded, predictor, batch_size=batch_size)
+    rejects = pa.concat_tables([rej_enc, rej_pred]).cast(REJECT_COLUMNS)
+    return _finish(
+        store,
+        campaign_id,
+        chunk_id,
+        chunk_index,
+        encoded,
+        preds,
+        rejects,
+        temperatures_K,
+        predictor.model_id,
+        symprec,
+        time.perf_counter() - t0,
+    )

@@ -1,0 +1,161 @@
+"""Rank a campaign's candidates in SQL: the leaderboard view, filters as bound parameters.
+
+The leaderboard joins, for one campaign, each predicted candidate's record (formula, SCOPE, space group), its
+predictions (one column per target) and its Debye values at one temperature of the campaign's grid. Column
+names given by users are checked against the leaderboard's columns (identifiers cannot be bound); values are
+always bound parameters, never pasted into the SQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from screening.store import ResultsStore
+
+_OPS = {"<", "<=", ">", ">=", "=", "!="}
+_KEYS = ("campaign_id", "chunk_id", "candidate_id", "model_id", "symprec", "versions", "created_at")
+CANDIDATE_COLUMNS = ("candidate_id", "formula", "spacegroup", "n_sites", "scope", "source")
+DEBYE_COLUMNS = ("cv_J_per_molatom_K", "s_J_per_molatom_K", "u_J_per_molatom", "f_J_per_molatom")
+
+
+@dataclass(frozen=True)
+class Condition:
+    """``column op value`` (op one of ``< <= > >= = !=``)."""
+
+    column: str
+    op: str
+    value: Any
+
+
+def parse_condition(text: str) -> Condition:
+    """Parse ``"theta_K>400"``, ``"formula = NaCl"``, ``"spacegroup!=225"`` into a :class:`Condition`."""
+    for op in ("<=", ">=", "!=", "<", ">", "="):
+        if op in text:
+            col, _, val = text.partition(op)
+            col, val = col.strip(), val.strip()
+            if not col or not val:
+                break
+            try:
+                value: Any = int(val)
+            except ValueError:
+                try:
+                    value = float(val)
+                except ValueError:
+                    value = val.strip("'\"")
+            return Condition(col, op, value)
+    raise ValueError(f"cannot read the condition {text!r}; write it as COLUMN OP VALUE, e.g. theta_K>400")
+
+
+def _quote(ident: str) -> str:
+    return '"' + ident.replace('"', '""') + '"'
+
+
+def latest_campaign(store: ResultsStore) -> str | None:
+    """The most recently planned campaign of the store (``None`` if there is none)."""
+    ids = store.campaign_ids()
+    return ids[-1] if ids else None
+
+
+def target_columns(store: ResultsStore, campaign_id: str) -> list[str]:
+    """The prediction columns (targets, ``theta_K``, uncertainties) a campaign's model wrote."""
+    for path in sorted(store.layout.campaign_parts_dir(campaign_id).glob("chunk-*/predictions.parquet")):
+        names = pq.read_schema(path).names
+        return [n for n in names if n not in _KEYS]
+    return []
+
+
+def nearest_temperature(store: ResultsStore, campaign_id: str, temperature_K: float) -> float:
+    """The temperature of the campaign's grid nearest to ``temperature_K``."""
+    temps = store.read_campaign(campaign_id)["temperatures_K"]
+    return min(temps, key=lambda t: abs(t - temperature_K))
+
+
+def leaderboard_columns(store: ResultsStore, campaign_id: str) -> list[str]:
+    return [*CANDIDATE_COLUMNS, *target_columns(store, campaign_id), "T_K", *DEBYE_COLUMNS]
+
+
+def leaderboard_sql(
+    store: ResultsStore,
+    campaign_id: str,
+    *,
+    by: str | None = None,
+    descending: bool = True,
+    k: int = 20,
+    conditions: Iterable[Condition] = (),
+    temperature_K: float = 300.0,
+) -> tuple[str, dict[str, Any], str]:
+    """Build the ranking query. Returns ``(sql, params, by)`` with the resolved ranking column.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ranking or filter column, or a bad operator; the message lists the valid columns.
+    """
+    targets = target_columns(store, campaign_id)
+    columns = leaderboard_columns(store, campaign_id)
+    if by is None:
+        by = "theta_K" if "theta_K" in targets else (targets[0] if targets else "candidate_id")
+    if by not in columns:
+        raise ValueError(f"cannot rank by {by!r}: choose one of {', '.join(columns)}")
+    params: dict[str, Any] = {"cid": campaign_id, "t": nearest_temperature(store, campaign_id, temperature_K)}
+    where = []
+    for i, cond in enumerate(conditions):
+        if cond.column not in columns:
+            raise ValueError(f"unknown filter column {cond.column!r}: choose one of {', '.join(columns)}")
+        if cond.op not in _OPS:
+            raise ValueError(f"unknown operator {cond.op!r}: use one of {' '.join(sorted(_OPS))}")
+        where.append(f"{_quote(cond.column)} {cond.op} $f{i}")
+        params[f"f{i}"] = cond.value
+    params["k"] = int(k)
+    pred_cols = ", ".join(f"p.{_quote(c)}" for c in targets)
+    debye_cols = ", ".join(f"d.{_quote(c)}" for c in DEBYE_COLUMNS)
+    sql = f"""
+    WITH lb AS (
+        SELECT {", ".join(f"c.{_quote(c)}" for c in CANDIDATE_COLUMNS)}{", " + pred_cols if pred_cols else ""},
+               d."T_K", {debye_cols}
+        FROM candidates c
+        JOIN predictions p ON p.campaign_id = c.campaign_id AND p.candidate_id = c.candidate_id
+        LEFT JOIN debye_curves d
+               ON d.campaign_id = c.campaign_id AND d.candidate_id = c.candidate_id AND d."T_K" = $t
+        WHERE c.campaign_id = $cid AND c.status = 'ok'
+    ), kept AS (SELECT * FROM lb {"WHERE " + " AND ".join(where) if where else ""})
+    SELECT row_number() OVER (ORDER BY {_quote(by)} {"DESC" if descending else "ASC"} NULLS LAST, candidate_id) AS rank,
+           *
+    FROM kept
+    ORDER BY rank
+    LIMIT $k
+    """
+    return sql, params, by
+
+
+def top_k(
+    store: ResultsStore,
+    campaign_id: str,
+    *,
+    by: str | None = None,
+    descending: bool = True,
+    k: int = 20,
+    conditions: Iterable[Condition] = (),
+    temperature_K: float = 300.0,
+) -> pa.Table:
+    """The ``k`` best candidates of a campaign (see :func:`leaderboard_sql`)."""
+    sql, params, _ = leaderboard_sql(
+        store, campaign_id, by=by, descending=descending, k=k, conditions=conditions, temperature_K=temperature_K
+    )
+    return store.query(sql, params)
+
+
+def curves_of(store: ResultsStore, campaign_id: str, candidate_ids: Sequence[str]) -> pa.Table:
+    """Debye curves (``candidate_id, T_K, cv_J_per_molatom_K, ...``) of some candidates, ordered by T."""
+    if not candidate_ids:
+        return pa.table({"candidate_id": pa.array([], pa.string())})
+    return store.query(
+        "SELECT candidate_id, T_K, cv_J_per_molatom_K, s_J_per_molatom_K, u_J_per_molatom, f_J_per_molatom "
+        "FROM debye_curves WHERE campaign_id = $cid AND list_contains($ids, candidate_id) ORDER BY candidate_id, T_K",
+        {"cid": campaign_id, "ids": list(candidate_ids)},
+    )
