@@ -145,7 +145,13 @@ def top_k(
 ) -> pa.Table:
     """The ``k`` best candidates of a campaign (see :func:`leaderboard_sql`)."""
     sql, params, _ = leaderboard_sql(
-        store, campaign_id, by=by, descending=descending, k=k, conditions=conditions, temperature_K=temperature_K
+        store,
+        campaign_id,
+        by=by,
+        descending=descending,
+        k=k,
+        conditions=conditions,
+        temperature_K=temperature_K,
     )
     return store.query(sql, params)
 

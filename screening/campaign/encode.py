@@ -63,14 +63,18 @@ def encode_chunk(table: pa.Table, *, symprec: float = 0.01) -> tuple[pa.Table, p
                 structures.append(Structure.from_dict(json.loads(sj)))
                 struct_ids.append(cid)
             except Exception as exc:  # a corrupt record is one reject, not a failed chunk
-                rejects.append(Reject(cid, "read", ReadReason.BAD_STRUCTURE, f"{type(exc).__name__}: {exc}"[:500]))
+                rejects.append(
+                    Reject(cid, "read", ReadReason.BAD_STRUCTURE, f"{type(exc).__name__}: {exc}"[:500])
+                )
         elif formula:
             try:
                 records[cid] = encode_formula(formula)
             except ScopeError as exc:
                 rejects.append(Reject(cid, "scope", str(exc.reason), str(exc)[:500]))
             except Exception as exc:
-                rejects.append(Reject(cid, "read", ReadReason.BAD_FORMULA, f"{type(exc).__name__}: {exc}"[:500]))
+                rejects.append(
+                    Reject(cid, "read", ReadReason.BAD_FORMULA, f"{type(exc).__name__}: {exc}"[:500])
+                )
         else:
             rejects.append(Reject(cid, "read", ReadReason.BAD_STRUCTURE, "neither a structure nor a formula"))
     if structures:

@@ -94,7 +94,9 @@ def plan_campaign(
             "campaign_id": campaign_id,
             "created_at": utc_now(),
             "params_hash": digest,
-            "params_json": json.dumps(params.hashed_fields(model_id) | {"all": params.model_dump(mode="json")}),
+            "params_json": json.dumps(
+                params.hashed_fields(model_id) | {"all": params.model_dump(mode="json")}
+            ),
             "source": describe_source(params.source),
             "n_candidates": table.num_rows,
             "n_chunks": len(inputs),
@@ -112,7 +114,9 @@ def plan_campaign(
     row = store.read_campaign(campaign_id)
     if row["params_hash"] != digest:
         old = json.loads(row["params_json"])
-        changed = _changed_fields({k: v for k, v in old.items() if k != "all"}, params.hashed_fields(model_id))
+        changed = _changed_fields(
+            {k: v for k, v in old.items() if k != "all"}, params.hashed_fields(model_id)
+        )
         raise CampaignParametersChanged(
             f"campaign {campaign_id!r} already exists with different parameters (changed: {', '.join(changed)}); "
             "resume it with its original parameters or choose a new campaign id"

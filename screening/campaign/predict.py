@@ -62,18 +62,26 @@ def resolve_checkpoint(checkpoint: str | None) -> tuple[str, str]:
     if not (path / "config.json").is_file():
         raise FileNotFoundError(
             f"model checkpoint {path} not found (a directory with model.safetensors and config.json)"
-            + ("; the shipped default lives in cloud_core/data/checkpoints/default/" if not checkpoint else "")
+            + (
+                "; the shipped default lives in cloud_core/data/checkpoints/default/"
+                if not checkpoint
+                else ""
+            )
         )
     return str(path), checkpoint_id(path)
 
 
-def _predict_isolating(predictor: PredictorLike, ids: list[str], scopes: list[str], batch_size: int, rejects: list):
+def _predict_isolating(
+    predictor: PredictorLike, ids: list[str], scopes: list[str], batch_size: int, rejects: list
+):
     """Predict; if the model raises on a batch, bisect to find and reject the offending strings only."""
     try:
         return ids, predictor.predict(scopes, batch_size=batch_size)
     except Exception as exc:
         if len(scopes) == 1:
-            rejects.append(Reject(ids[0], "predict", PredictReason.MODEL_ERROR, f"{type(exc).__name__}: {exc}"[:500]))
+            rejects.append(
+                Reject(ids[0], "predict", PredictReason.MODEL_ERROR, f"{type(exc).__name__}: {exc}"[:500])
+            )
             return [], None
     mid = len(scopes) // 2
     out_ids, tables = [], []
@@ -85,7 +93,9 @@ def _predict_isolating(predictor: PredictorLike, ids: list[str], scopes: list[st
     return out_ids, (pa.concat_tables(tables) if tables else None)
 
 
-def predict_chunk(encoded: pa.Table, predictor: PredictorLike, *, batch_size: int = 512) -> tuple[pa.Table, pa.Table]:
+def predict_chunk(
+    encoded: pa.Table, predictor: PredictorLike, *, batch_size: int = 512
+) -> tuple[pa.Table, pa.Table]:
     """Run the model over one encoded chunk.
 
     Returns
@@ -108,7 +118,9 @@ def predict_chunk(encoded: pa.Table, predictor: PredictorLike, *, batch_size: in
         else:
             rejects.extend(model_rejects)
             got_ids = table.column("id").to_pylist()
-            table = table.drop_columns([c for c in ("id", "model_id", "embedding") if c in table.column_names])
+            table = table.drop_columns(
+                [c for c in ("id", "model_id", "embedding") if c in table.column_names]
+            )
     if table is None:
         got_ids, table = _predict_isolating(predictor, ids, scopes, batch_size, rejects)
     if table is None:
@@ -129,4 +141,3 @@ def predict_chunk(encoded: pa.Table, predictor: PredictorLike, *, batch_size: in
     if not keep.all():
         table = table.filter(pa.array(keep))
     return table, rejects_to_table(rejects)
-

@@ -19,5 +19,8 @@ REJECT_COLUMNS = pa.schema(
 
 
 def rejects_to_table(rejects: Iterable[Reject]) -> pa.Table:
-    rows = [{"candidate_id": r.id, "stage": r.stage, "reason": str(r.reason), "message": r.message} for r in rejects]
+    rows = [
+        {"candidate_id": r.id, "stage": r.stage, "reason": str(r.reason), "message": r.message}
+        for r in rejects
+    ]
     return pa.Table.from_pylist(rows, schema=REJECT_COLUMNS)

@@ -44,7 +44,9 @@ def prepared_campaign(params: ScreenParameters, *, model_id: str | None = None) 
 
     ``model_id`` overrides the checkpoint's id (only for predictors that are not checkpoints, in tests).
     """
-    checkpoint, mid = resolve_checkpoint(params.checkpoint) if model_id is None else (params.checkpoint or "", model_id)
+    checkpoint, mid = (
+        resolve_checkpoint(params.checkpoint) if model_id is None else (params.checkpoint or "", model_id)
+    )
     store = ResultsStore(params.resolved_results_dir())
     store.ensure()
     cid = campaign_id_for(params, mid)

@@ -50,7 +50,9 @@ class Filter(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    column: str = Field(..., description="A column of the leaderboard (predictions, candidate fields, Debye values).")
+    column: str = Field(
+        ..., description="A column of the leaderboard (predictions, candidate fields, Debye values)."
+    )
     op: FilterOp = ">"
     value: float | int | str
 
@@ -71,26 +73,39 @@ class ScreenParameters(BaseModel):
         None, description="Names the campaign; the same id resumes it. Default: derived from the parameters."
     )
     source: SourceSpec = Field(default_factory=SourceSpec)
-    checkpoint: str | None = Field(None, description="Model checkpoint directory (default: the shipped model).")
+    checkpoint: str | None = Field(
+        None, description="Model checkpoint directory (default: the shipped model)."
+    )
     symprec: float = Field(0.01, gt=0, le=1, description="Symmetry tolerance (Angstrom) for SCOPE encoding.")
     temperatures_K: list[float] = Field(
         default_factory=lambda: list(DEFAULT_TEMPERATURES_K), description="Temperature grid for Debye curves."
     )
-    chunk_size: int = Field(2000, ge=1, le=1_000_000, description="Candidates per chunk (unit of work and resume).")
+    chunk_size: int = Field(
+        2000, ge=1, le=1_000_000, description="Candidates per chunk (unit of work and resume)."
+    )
     batch_size: int = Field(512, ge=1, description="Model batch size.")
     device: str = Field("auto", description="Model device: auto, cpu, cuda, cuda:N.")
     rank_by: str | None = Field(
-        None, description="Leaderboard column to rank by (default: theta_K if predicted, else the first target)."
+        None,
+        description="Leaderboard column to rank by (default: theta_K if predicted, else the first target).",
     )
     descending: bool = Field(True, description="Rank the largest values first.")
-    rank_temperature_K: float = Field(300.0, gt=0, description="Temperature of the Debye columns on the leaderboard.")
+    rank_temperature_K: float = Field(
+        300.0, gt=0, description="Temperature of the Debye columns on the leaderboard."
+    )
     filters: list[Filter] = Field(default_factory=list, description="Conditions the leaders must meet.")
     top_k: int = Field(20, ge=1, le=10_000)
     dask_address: str | None = Field(None, description="Scheduler address of an existing Dask cluster.")
-    n_workers: int | None = Field(None, ge=1, description="Local Dask cluster: worker processes (default: cores).")
-    gpu_resource: str = Field("GPU", description="Dask resource name that marks GPU workers for the predict step.")
+    n_workers: int | None = Field(
+        None, ge=1, description="Local Dask cluster: worker processes (default: cores)."
+    )
+    gpu_resource: str = Field(
+        "GPU", description="Dask resource name that marks GPU workers for the predict step."
+    )
     validate_top_k: int = Field(0, ge=0, description="Validate this many leaders with phonons (0: skip).")
-    results_dir: str | None = Field(None, description="Results store directory (default: settings.results_dir).")
+    results_dir: str | None = Field(
+        None, description="Results store directory (default: settings.results_dir)."
+    )
 
     @field_validator("campaign_id")
     @classmethod

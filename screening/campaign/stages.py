@@ -151,7 +151,17 @@ def finalize_stage(
     ).cast(REJECT_COLUMNS)
     before = sum(json.loads((w / "timing.json").read_text()).values())
     result = _finish(
-        store, campaign_id, chunk_id, chunk_index, encoded, preds, rejects, temperatures_K, model_id, symprec, before
+        store,
+        campaign_id,
+        chunk_id,
+        chunk_index,
+        encoded,
+        preds,
+        rejects,
+        temperatures_K,
+        model_id,
+        symprec,
+        before,
     )
     import shutil
 

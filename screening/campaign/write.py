@@ -104,7 +104,12 @@ def assemble_chunk(
         ("rejects", rejects),
         ("chunks", chunks),
     ):
-        out[name] = stamp(_with_keys(table, campaign_id, chunk_id), model_id=model_id, symprec=symprec, created_at=created_at)
+        out[name] = stamp(
+            _with_keys(table, campaign_id, chunk_id),
+            model_id=model_id,
+            symprec=symprec,
+            created_at=created_at,
+        )
     return out
 
 

@@ -122,13 +122,19 @@ def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     if missing:
         raise ValueError(f"table lacks the columns {missing} of its schema")
     base = [
-        table.column(f.name).cast(f.type) if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
+        table.column(f.name).cast(f.type)
+        if f.name in table.column_names
+        else pa.nulls(table.num_rows, f.type)
         for f in schema
     ]
     extra_names = [n for n in table.column_names if n not in schema.names]
     extra = []
     for n in extra_names:
         col = table.column(n)
-        extra.append(col.cast(pa.float64()) if pa.types.is_floating(col.type) or pa.types.is_integer(col.type) else col)
-    fields = [pa.field(f.name, f.type) for f in schema] + [pa.field(n, c.type) for n, c in zip(extra_names, extra, strict=True)]
+        extra.append(
+            col.cast(pa.float64()) if pa.types.is_floating(col.type) or pa.types.is_integer(col.type) else col
+        )
+    fields = [pa.field(f.name, f.type) for f in schema] + [
+        pa.field(n, c.type) for n, c in zip(extra_names, extra, strict=True)
+    ]
     return pa.Table.from_arrays(base + extra, schema=pa.schema(fields))

@@ -18,7 +18,15 @@ from screening.store.layout import CHUNK_TABLES, LAYOUT_VERSION, SEED, StoreLayo
 from screening.store.schemas import CAMPAIGNS, TABLE_SCHEMAS
 
 #: Views a store's DuckDB file defines.
-VIEWS: tuple[str, ...] = ("campaigns", "candidates", "predictions", "debye_curves", "rejects", "chunks", "store_info")
+VIEWS: tuple[str, ...] = (
+    "campaigns",
+    "candidates",
+    "predictions",
+    "debye_curves",
+    "rejects",
+    "chunks",
+    "store_info",
+)
 
 
 def _sql_str(value: str) -> str:
@@ -32,7 +40,9 @@ def _parquet(glob: str) -> str:
 
 def view_ddl(layout: StoreLayout) -> list[str]:
     """The ``CREATE VIEW`` statements of the store rooted at ``layout.root``."""
-    ddl = [f"CREATE OR REPLACE VIEW {t} AS SELECT * FROM {_parquet(layout.table_glob(t))}" for t in CHUNK_TABLES]
+    ddl = [
+        f"CREATE OR REPLACE VIEW {t} AS SELECT * FROM {_parquet(layout.table_glob(t))}" for t in CHUNK_TABLES
+    ]
     ddl.append(
         f"""CREATE OR REPLACE VIEW campaigns AS
         WITH c AS (SELECT * FROM {_parquet(layout.campaigns_glob())}),

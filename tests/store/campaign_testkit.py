@@ -76,10 +76,20 @@ def write_tiny_checkpoint(path: Path, seed: int = 0) -> str:
     Debye layer is installed, a Debye head. Returns its model id."""
     import torch
 
-    from cloud_core.model import CloudModel, HeadSpec, ModelConfig, TargetSpec, get_vocabulary, save_checkpoint
+    from cloud_core.model import (
+        CloudModel,
+        HeadSpec,
+        ModelConfig,
+        TargetSpec,
+        get_vocabulary,
+        save_checkpoint,
+    )
 
     heads = [HeadSpec("e_form"), HeadSpec("band_gap")]
-    targets = [TargetSpec("e_form", mean=-1.0, std=0.5, unit="eV/atom"), TargetSpec("band_gap", mean=1.0, std=1.0)]
+    targets = [
+        TargetSpec("e_form", mean=-1.0, std=0.5, unit="eV/atom"),
+        TargetSpec("band_gap", mean=1.0, std=1.0),
+    ]
     try:
         import cloud_core.debye  # noqa: F401  (registers the "debye" head kind)
         from cloud_core.model import HEAD_BUILDERS

@@ -21,7 +21,8 @@ def _params(pool, ckpt, res, **kw) -> ScreenParameters:
 
 def _exactly_once(store: ResultsStore, cid: str, n: int) -> None:
     q = store.query(
-        "SELECT count(*) AS n, count(DISTINCT candidate_id) AS d FROM candidates WHERE campaign_id = $c", {"c": cid}
+        "SELECT count(*) AS n, count(DISTINCT candidate_id) AS d FROM candidates WHERE campaign_id = $c",
+        {"c": cid},
     ).to_pylist()[0]
     assert q == {"n": n, "d": n}
     split = store.query(
@@ -48,7 +49,9 @@ def test_campaign_end_to_end_in_one_process(small_pool, tiny_checkpoint, tmp_pat
                           "OR created_at IS NULL OR symprec IS NULL").column("n")[0].as_py()  # fmt: skip
         assert bad == 0, view
     assert out.top.num_rows == 5
-    scope = store.query("SELECT scope FROM candidates WHERE candidate_id = 't-00000'").column("scope")[0].as_py()
+    scope = (
+        store.query("SELECT scope FROM candidates WHERE candidate_id = 't-00000'").column("scope")[0].as_py()
+    )
     assert scope.startswith("225 cF m-3m |")
     # the same parameters again: nothing to do, same campaign, nothing duplicated
     again = run_campaign(params)
@@ -70,7 +73,9 @@ def test_resume_after_a_crash_and_changed_parameters(small_pool, tiny_checkpoint
     with pytest.raises(Boom):
         run_campaign(params, on_chunk=crash_after_two)
     manifest_before = store.layout.manifest_path("crashy").stat().st_mtime_ns
-    first = {c: store.layout.chunk_dir("crashy", c).stat().st_mtime_ns for c in store.committed_chunks("crashy")}
+    first = {
+        c: store.layout.chunk_dir("crashy", c).stat().st_mtime_ns for c in store.committed_chunks("crashy")
+    }
     out = run_campaign(params)
     assert out.resumed and len(out.chunks_run) == out.n_chunks - 2
     assert store.layout.manifest_path("crashy").stat().st_mtime_ns == manifest_before

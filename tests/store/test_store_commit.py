@@ -24,7 +24,9 @@ def _tables(cid: str, chunk: str, ids: list[str]) -> dict[str, pa.Table]:
         return stamp(t, model_id="m", symprec=0.01, created_at=now)
 
     return {
-        "candidates": keyed(pa.table({"candidate_id": ids, "status": ["ok"] * len(ids), "formula": ["NaCl"] * len(ids)})),
+        "candidates": keyed(
+            pa.table({"candidate_id": ids, "status": ["ok"] * len(ids), "formula": ["NaCl"] * len(ids)})
+        ),
         "predictions": keyed(pa.table({"candidate_id": ids, "theta_K": [float(i) for i in range(len(ids))]})),
         "debye_curves": keyed(pa.table({"candidate_id": pa.array([], pa.string())})),
         "rejects": keyed(pa.table({"candidate_id": pa.array([], pa.string())})),
@@ -118,15 +120,29 @@ def test_filters_are_bound_never_pasted(tmp_path):
     # a minimal campaign row so the ranking knows the temperature grid
     from screening.store.schemas import CAMPAIGNS
 
-    row = {"campaign_id": "camp", "params_hash": "h", "n_candidates": 3, "n_chunks": 1, "temperatures_K": [300.0]}
-    man = pa.table({"candidate_id": ["a", "b", "c"], "chunk_id": ["c1"] * 3, "chunk_index": pa.array([0] * 3, pa.int32())})
+    row = {
+        "campaign_id": "camp",
+        "params_hash": "h",
+        "n_candidates": 3,
+        "n_chunks": 1,
+        "temperatures_K": [300.0],
+    }
+    man = pa.table(
+        {
+            "candidate_id": ["a", "b", "c"],
+            "chunk_id": ["c1"] * 3,
+            "chunk_index": pa.array([0] * 3, pa.int32()),
+        }
+    )
     store.commit_plan("camp", {}, man, pa.Table.from_pylist([row], schema=CAMPAIGNS))
     store.commit_chunk("camp", "c1", _tables("camp", "c1", ["a", "b", "c"]))
     top = top_k(store, "camp", by="theta_K", k=2)
     assert top.column("candidate_id").to_pylist() == ["c", "b"]
     evil = "NaCl' OR 1=1; DROP VIEW predictions; --"
     assert top_k(store, "camp", conditions=[Condition("formula", "=", evil)]).num_rows == 0
-    assert top_k(store, "camp", conditions=[Condition("theta_K", "<", 1.5)]).column("candidate_id").to_pylist() == ["b", "a"]
+    assert top_k(store, "camp", conditions=[Condition("theta_K", "<", 1.5)]).column(
+        "candidate_id"
+    ).to_pylist() == ["b", "a"]
     with pytest.raises(ValueError, match="unknown filter column"):
         top_k(store, "camp", conditions=[Condition("theta_K; DROP VIEW x", ">", 1)])
     with pytest.raises(ValueError, match="cannot rank by"):
