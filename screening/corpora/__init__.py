@@ -1,0 +1,1 @@
+"""Offline data builders: structure corpora from installed packages, the pre-training SCOPE corpus, pool files."""
