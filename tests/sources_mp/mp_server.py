@@ -216,6 +216,7 @@ class MPTestServer:
         self.retry_after = retry_after
         self.slow_s = slow_s
         self.unstable_unsorted = unstable_unsorted
+        self.bad_key_status = 403  # what a wrong key gets (a missing key always gets 401)
         self._lock = threading.Lock()
         self._docs = list(docs)
         self._db_version = db_version
@@ -412,8 +413,8 @@ def _make_handler(server: MPTestServer) -> type[BaseHTTPRequestHandler]:
                 self._send(401, json.dumps({"detail": "API key required"}).encode())
                 return
             if key != server.api_key:
-                entry["status"] = 403
-                self._send(403, json.dumps({"detail": "Invalid API key"}).encode())
+                entry["status"] = server.bad_key_status
+                self._send(server.bad_key_status, json.dumps({"detail": "Invalid API key"}).encode())
                 return
             status, headers, body, fault, page = server._summary(params)
             entry.update(status=status, fault=fault, page=page)
