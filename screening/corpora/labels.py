@@ -56,6 +56,7 @@ LABELS_SCHEMA = pa.schema(
     ]
 )
 CRABNET_VERSION = "2.0.8"
+DEFAULT_SOURCE = "/tmp/crabnet/unz/crabnet/data"
 CRABNET_LICENSE = "MIT (Copyright (c) 2021 Sterling G. Baird), from the wheel's dist-info/LICENSE"
 
 
@@ -232,7 +233,7 @@ def find_crabnet_data(source: str | os.PathLike[str] | None = None) -> Path:
 
     Looks at ``source``, then ``$CLOUD_CRABNET_DATA``, then ``/tmp/crabnet/unz/crabnet/data``.
     """
-    candidates = [source, os.environ.get("CLOUD_CRABNET_DATA"), "/tmp/crabnet/unz/crabnet/data"]
+    candidates = [source, os.environ.get("CLOUD_CRABNET_DATA"), DEFAULT_SOURCE]
     for c in candidates:
         if c and (Path(c) / "matbench_cv").is_dir() and (Path(c) / "benchmark_data").is_dir():
             return Path(c)

@@ -1,0 +1,1 @@
+"""Evaluation of CLOUD checkpoints: leak-free folds, baselines, metrics files and the generated model card."""
