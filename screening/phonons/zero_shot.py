@@ -1,0 +1,221 @@
+"""Zero-shot check of Debye thermodynamics against the phonon reference.
+
+A Debye-temperature predictor is trained on one number per material, the phonon Cv at 300 K (as the CLOUD-DEBYE
+paper trains on Cv at 300 K), through the Debye layer; on held-out materials its Cv(T) and U(T) at 50-1000 K are
+compared with the phonon reference, next to two baselines: Dulong-Petit (Cv = 3R, U = 3RT) and the Debye model
+fed each material's own fitted Debye temperature (the best any one-parameter Debye curve can do).
+
+The predictor here is a composition-feature regressor (element-property statistics -> log theta, linear),
+because no CLOUD checkpoint with a Debye head is available to this module; swap :func:`fit_theta_regressor` for
+the model's head to evaluate CLOUD itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+from pymatgen.core import Composition, Element
+
+R_GAS = 8.314462618
+EVAL_TEMPERATURES = (50.0, 100.0, 200.0, 300.0, 500.0, 750.0, 1000.0)
+TRAIN_TEMPERATURE = 300.0
+ROWS = ("debye_head_zero_shot", "dulong_petit", "debye_fitted_theta")
+
+_PROPS = ("Z", "atomic_mass", "X", "row", "group", "atomic_radius", "mendeleev_no", "melting_point")
+
+
+def _element_props(el: Element) -> list[float]:
+    vals: list[float] = []
+    for name in _PROPS:
+        try:
+            v = getattr(el, name)
+            v = float(v) if v is not None else math.nan
+        except Exception:  # pymatgen warns or raises for missing data of some elements
+            v = math.nan
+        vals.append(v)
+    return vals
+
+
+def composition_features(formula: str) -> np.ndarray:
+    """Fraction-weighted mean, min, max of element properties, plus 1/sqrt(mean mass) (NaN -> column mean later)."""
+    comp = Composition(formula).fractional_composition
+    props = np.array([_element_props(el) for el in comp.elements], dtype=float)
+    w = np.array([comp[el] for el in comp.elements], dtype=float)
+    mean = np.nansum(props * w[:, None], axis=0) / np.maximum(np.sum(w[:, None] * ~np.isnan(props), axis=0), 1e-12)
+    with np.errstate(all="ignore"):
+        mn, mx = np.nanmin(props, axis=0), np.nanmax(props, axis=0)
+    mass = float(np.sum(w * props[:, _PROPS.index("atomic_mass")]))
+    return np.concatenate([mean, mn, mx, [1.0 / math.sqrt(mass), math.log(mass), len(comp.elements)]])
+
+
+def split_ids(ids: Sequence[str], test_fraction: float = 0.3) -> tuple[list[str], list[str]]:
+    """Deterministic split by the SHA-256 of each id (stable when the set grows)."""
+    if not 0 < test_fraction < 1:
+        raise ValueError("test_fraction must be in (0, 1)")
+    ranked = sorted(ids, key=lambda i: hashlib.sha256(i.encode()).hexdigest())
+    n_test = max(1, int(round(len(ranked) * test_fraction)))
+    test = set(ranked[:n_test])
+    return [i for i in ids if i not in test], [i for i in ids if i in test]
+
+
+@dataclass
+class ThetaRegressor:
+    """log(theta) = standardised features . w + b, fitted through the Debye layer."""
+
+    mean: np.ndarray
+    std: np.ndarray
+    w: np.ndarray
+    b: float
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        x = np.nan_to_num((features - self.mean) / self.std)
+        return np.exp(np.clip(x @ self.w + self.b, math.log(5.0), math.log(5000.0)))
+
+
+def fit_theta_regressor(
+    features: np.ndarray, cv_at_train_t: np.ndarray, *, train_t: float = TRAIN_TEMPERATURE,
+    weight_decay: float = 1e-2, steps: int = 3000, seed: int = 0,
+) -> ThetaRegressor:
+    """Fit log(theta) linear in the features so that ``debye_cv(theta, train_t)`` matches Cv at ``train_t`` (L1)."""
+    import torch
+
+    from cloud_core.debye import debye_cv
+
+    x = np.asarray(features, dtype=float)
+    mean = np.nanmean(x, axis=0)
+    std = np.nanstd(x, axis=0)
+    std[~np.isfinite(std) | (std < 1e-12)] = 1.0
+    mean[~np.isfinite(mean)] = 0.0
+    xs = torch.tensor(np.nan_to_num((x - mean) / std), dtype=torch.float64)
+    y = torch.tensor(np.asarray(cv_at_train_t, dtype=float), dtype=torch.float64)
+    g = torch.Generator().manual_seed(seed)
+    w = (0.01 * torch.randn(xs.shape[1], generator=g, dtype=torch.float64)).requires_grad_(True)
+    b = torch.tensor(math.log(400.0), dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.Adam([w, b], lr=0.02)
+    t = torch.tensor(float(train_t), dtype=torch.float64)
+    for _ in range(steps):
+        opt.zero_grad()
+        theta = torch.exp(torch.clamp(xs @ w + b, math.log(5.0), math.log(5000.0)))
+        loss = (debye_cv(theta, t) - y).abs().mean() + weight_decay * (w * w).sum()
+        loss.backward()
+        opt.step()
+    return ThetaRegressor(mean=mean, std=std, w=w.detach().numpy().copy(), b=float(b.detach()))
+
+
+def _curves(theta: np.ndarray, temps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    import torch
+
+    from cloud_core.debye import debye_cv, debye_u
+
+    th = torch.tensor(np.asarray(theta, dtype=float)[:, None], dtype=torch.float64)
+    tt = torch.tensor(np.asarray(temps, dtype=float)[None, :], dtype=torch.float64)
+    with torch.no_grad():
+        return debye_cv(th, tt).numpy(), debye_u(th, tt).numpy()
+
+
+def evaluate_zero_shot(
+    reference: Path | str, *, test_fraction: float = 0.3, temperatures: Sequence[float] = EVAL_TEMPERATURES
+) -> dict[str, Any]:
+    """Train on Cv(300 K) of one split, report MAE of Cv(T) and U(T) per temperature on the other.
+
+    Materials flagged dynamically unstable or without a Debye fit are left out (their phonon curves sum only the
+    real modes). Returns a JSON-ready dict.
+    """
+    tab = pq.read_table(reference).to_pylist()
+    rows = [r for r in tab if r["dynamically_stable"] and r["debye_theta_fit_K"] is not None]
+    if len(rows) < 10:
+        raise ValueError(f"need >= 10 stable reference materials, got {len(rows)}")
+    temps = np.asarray(temperatures, dtype=float)
+    grid = np.asarray(rows[0]["temperatures_K"], dtype=float)
+
+    def at(r: dict[str, Any], key: str, ts: np.ndarray) -> np.ndarray:
+        g = np.asarray(r["temperatures_K"], dtype=float)
+        if g.shape != grid.shape or not np.allclose(g, grid):
+            raise ValueError(f"{r['id']}: temperature grid differs from the rest")
+        return np.interp(ts, g, np.asarray(r[key], dtype=float))
+
+    for t in (*temps, TRAIN_TEMPERATURE):
+        if not grid.min() <= t <= grid.max():
+            raise ValueError(f"temperature {t} K outside the reference grid {grid.min()}-{grid.max()} K")
+
+    train_ids, test_ids = split_ids([r["id"] for r in rows], test_fraction)
+    by_id = {r["id"]: r for r in rows}
+    train = [by_id[i] for i in train_ids]
+    test = [by_id[i] for i in test_ids]
+    f_train = np.array([composition_features(r["formula"]) for r in train])
+    f_test = np.array([composition_features(r["formula"]) for r in test])
+    cv300_train = np.array([at(r, "cv_J_per_molatom_K", np.array([TRAIN_TEMPERATURE]))[0] for r in train])
+    reg = fit_theta_regressor(f_train, cv300_train)
+    theta_pred = reg.predict(f_test)
+    theta_fit = np.array([r["debye_theta_fit_K"] for r in test], dtype=float)
+
+    cv_true = np.array([at(r, "cv_J_per_molatom_K", temps) for r in test])
+    u_true = np.array([at(r, "u_J_per_molatom", temps) for r in test])
+    cv_pred, u_pred = _curves(theta_pred, temps)
+    cv_fit, u_fit = _curves(theta_fit, temps)
+    cv_dp = np.full_like(cv_true, 3 * R_GAS)
+    u_dp = np.broadcast_to(3 * R_GAS * temps, u_true.shape)
+
+    def mae(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
+        return {f"{t:g}": float(v) for t, v in zip(temps, np.mean(np.abs(a - b), axis=0), strict=True)}
+
+    cv300_test = np.array([at(r, "cv_J_per_molatom_K", np.array([TRAIN_TEMPERATURE]))[0] for r in test])
+    cv300_pred = _curves(theta_pred, np.array([TRAIN_TEMPERATURE]))[0][:, 0]
+    return {
+        "reference": str(reference),
+        "reference_potential": rows[0]["potential_version"],
+        "predictor": "composition-feature linear regressor -> log(theta), trained through cloud_core.debye.debye_cv "
+        "on phonon Cv at 300 K only (no CLOUD checkpoint with a Debye head was available)",
+        "rows": {
+            "debye_head_zero_shot": "Debye curves from the predicted theta",
+            "dulong_petit": "Cv = 3R, U = 3RT",
+            "debye_fitted_theta": "Debye curves from each material's theta fitted to its phonon Cv over 20-300 K",
+        },
+        "n_reference": len(tab),
+        "n_stable_used": len(rows),
+        "n_train": len(train),
+        "n_test": len(test),
+        "split": f"sha256(id) order, test fraction {test_fraction}",
+        "temperatures_K": [float(t) for t in temps],
+        "units": {"cv": "J/(mol K) per mole of atoms", "u": "J/mol per mole of atoms (zero-point included)"},
+        "mae_cv": {"debye_head_zero_shot": mae(cv_pred, cv_true), "dulong_petit": mae(cv_dp, cv_true),
+                   "debye_fitted_theta": mae(cv_fit, cv_true)},
+        "mae_u": {"debye_head_zero_shot": mae(u_pred, u_true), "dulong_petit": mae(u_dp, u_true),
+                  "debye_fitted_theta": mae(u_fit, u_true)},
+        "cv300_test_mae": float(np.mean(np.abs(cv300_pred - cv300_test))),
+        "theta_test_mae_vs_fit_K": float(np.mean(np.abs(theta_pred - theta_fit))),
+        "test_ids": test_ids,
+    }
+
+
+def format_table(result: dict[str, Any]) -> str:
+    """The two MAE tables (Cv, U) as plain text."""
+    temps = [f"{t:g}" for t in result["temperatures_K"]]
+    out = []
+    for key, unit in (("mae_cv", "J/(mol K)"), ("mae_u", "J/mol")):
+        out.append(f"{key} [{unit}] n_test={result['n_test']}")
+        out.append(f"{'row':<22}" + "".join(f"{t + ' K':>10}" for t in temps))
+        for row in ROWS:
+            vals = result[key][row]
+            out.append(f"{row:<22}" + "".join(f"{vals[t]:>10.2f}" if key == "mae_cv" else f"{vals[t]:>10.0f}" for t in temps))
+        out.append("")
+    return "\n".join(out)
+
+
+def write_zero_shot(reference: Path | str, out: Path | str, **kwargs: Any) -> dict[str, Any]:
+    """Run :func:`evaluate_zero_shot` and write its JSON (atomically)."""
+    result = evaluate_zero_shot(reference, **kwargs)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(result, indent=2) + "\n")
+    tmp.replace(out)
+    return result
