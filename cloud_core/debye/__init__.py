@@ -1,0 +1,38 @@
+"""CLOUD-DEBYE: differentiable, numerically stable Debye thermodynamics, elastic Debye temperatures, the head.
+
+* :func:`thermo` - Cv, U, S, F per mole of atoms and per mole of cells, materials x temperatures.
+* :func:`debye_cv`, :func:`debye_u`, :func:`debye_s`, :func:`debye_f` - the same, broadcasting, per mole of atoms.
+* :func:`debye_d3` - the Debye function D3.
+* :func:`theta_from_elastic`, :func:`theta_from_structure` - the *elastic* Debye temperature from bulk and
+  shear moduli (sound velocities); not the calorimetric one (:func:`fit_theta_calorimetric`).
+* :class:`DebyeHead` - embedding -> positive Debye temperature, with losses through the Debye layer.
+"""
+
+from __future__ import annotations
+
+from cloud_core.debye.debye_function import debye_d3, debye_parts
+from cloud_core.debye.thermo import (
+    PER_ATOM_KEYS,
+    PER_CELL_KEYS,
+    R_GAS,
+    DebyeKey,
+    debye_cv,
+    debye_f,
+    debye_s,
+    debye_u,
+    thermo,
+)
+
+__all__ = [
+    "PER_ATOM_KEYS",
+    "PER_CELL_KEYS",
+    "R_GAS",
+    "DebyeKey",
+    "debye_cv",
+    "debye_d3",
+    "debye_f",
+    "debye_parts",
+    "debye_s",
+    "debye_u",
+    "thermo",
+]
