@@ -319,3 +319,26 @@ def test_mp_api_own_search_is_why_we_page_ourselves(server):
     assert {k for k in sent if not k.startswith("_")} == set(ours)
     for k, v in ours.items():
         assert str(sent[k]) == str(v) or float(sent[k]) == float(v)
+
+
+def test_retry_after_is_honoured_exactly_below_the_cap(server, tmp_path):
+    server.retry_after = 1
+    server.add_faults(3, "429", "503")
+    server.add_faults(4, "500")
+    waits: list[float] = []  # recorded, not slept: the server does not care how long we wait
+    policy = RetryPolicy(max_attempts=4, backoff_base=0.25, backoff_max=0.25, max_wait=5.0, timeout=5)
+    report = fetch_summary(
+        tmp_path,
+        MPQuery(),
+        api_key=KEY,
+        endpoint=server.url,
+        page_size=10,
+        limit=40,
+        retry=policy,
+        sleep=waits.append,
+    )
+    assert waits[:2] == [1.0, 1.0]  # Retry-After: 1 on the 429 and the 503
+    assert 0.125 <= waits[2] <= 0.25  # no Retry-After on the 500: jittered backoff
+    assert (
+        report.rows == 40 and report.stopped_at_limit and _ids(tmp_path) == _expected(server, MPQuery())[:40]
+    )
