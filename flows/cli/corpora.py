@@ -12,6 +12,7 @@ DEFAULT_POOL = Path("data/pools/prototype_pool_v1.parquet")
 DEFAULT_POOL_SIZE = 12_500
 DEFAULT_POOL_SEED = 0
 DEFAULT_POOL_MAX_SITES = 40
+DEFAULT_CORPORA = Path("data/corpora")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -40,6 +41,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--symprec", type=float, default=None, help="symmetry tolerance (default: settings)")
     p.add_argument("--batch-size", type=int, default=1000, help="candidates per written row group batch")
     p.set_defaults(handler=_build_pool)
+
+    c = subparsers.add_parser(
+        "build-corpora",
+        help="assemble the offline structure corpora (data/corpora/*.parquet + PROVENANCE.md)",
+        description="Assemble compact Parquet corpora from data that installed packages ship (pymatgen AFLOW "
+        "prototypes and test structures, robocrys minerals, pyxtal CIFs/POSCARs, ASE DCDFT with bulk moduli). "
+        "Rerunnable; a source whose package is absent is skipped and its previous file kept.",
+    )
+    c.add_argument("--out", type=Path, default=DEFAULT_CORPORA, help="output folder")
+    c.add_argument("--sources", nargs="+", default=None, help="only these sources (default: all)")
+    c.add_argument("--limit", type=int, default=None, help="at most this many structures per source (tests)")
+    c.add_argument(
+        "--robocrys-wheel",
+        type=Path,
+        default=None,
+        help="read robocrys' mineral database from this wheel (`pip download --no-deps robocrys`) instead of "
+        "the installed package (robocrys needs matminer, which pins pandas < 3)",
+    )
+    c.set_defaults(handler=_build_corpora)
 
 
 def _progress(label: str, total: int):
@@ -141,3 +161,32 @@ def _build_pool(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def _build_corpora(args: argparse.Namespace) -> int:
+    from screening.corpora.structures import SOURCES, build_structure_corpora
+
+    if args.sources:
+        unknown = sorted(set(args.sources) - set(SOURCES))
+        if unknown:
+            print(f"error: unknown source(s) {unknown}; known: {sorted(SOURCES)}", file=sys.stderr)
+            return 2
+    if args.robocrys_wheel is not None and not args.robocrys_wheel.is_file():
+        print(f"error: --robocrys-wheel {args.robocrys_wheel} is not a file", file=sys.stderr)
+        return 2
+
+    def progress(name: str, result: dict | str) -> None:
+        if isinstance(result, str):
+            print(f"{name}: {result}", file=sys.stderr)
+        else:
+            print(f"{name}: {result['rows']} rows, rejects {result['rejects'] or 'none'}", file=sys.stderr)
+
+    report = build_structure_corpora(
+        args.out,
+        sources=args.sources,
+        limit=args.limit,
+        robocrys_wheel=args.robocrys_wheel,
+        progress=progress,
+    )
+    print(json.dumps({"out": str(args.out), "provenance": str(args.out / "PROVENANCE.md")}, indent=2))
+    return 0 if any(not isinstance(v, str) for v in report.values()) else 1
