@@ -10,7 +10,18 @@
 
 from __future__ import annotations
 
-from cloud_core.debye.debye_function import debye_d3, debye_parts
+from cloud_core.debye.calorimetric import CALORIMETRIC_THETA_KEY, fit_theta_calorimetric
+from cloud_core.debye.debye_function import DebyeWorkspace, debye_d3, debye_parts
+from cloud_core.debye.elastic import (
+    ELASTIC_THETA_KEY,
+    ElasticReason,
+    cubic_vrh_moduli,
+    elastic_theta_labels,
+    sound_velocities,
+    theta_from_elastic,
+    theta_from_structure,
+)
+from cloud_core.debye.head import DULONG_PETIT, DebyeHead, debye_loss, thermo_loss, theta_loss
 from cloud_core.debye.thermo import (
     PER_ATOM_KEYS,
     PER_CELL_KEYS,
@@ -24,6 +35,21 @@ from cloud_core.debye.thermo import (
 )
 
 __all__ = [
+    "CALORIMETRIC_THETA_KEY",
+    "DULONG_PETIT",
+    "ELASTIC_THETA_KEY",
+    "DebyeHead",
+    "DebyeWorkspace",
+    "ElasticReason",
+    "cubic_vrh_moduli",
+    "debye_loss",
+    "elastic_theta_labels",
+    "fit_theta_calorimetric",
+    "sound_velocities",
+    "theta_from_elastic",
+    "theta_from_structure",
+    "theta_loss",
+    "thermo_loss",
     "PER_ATOM_KEYS",
     "PER_CELL_KEYS",
     "R_GAS",
