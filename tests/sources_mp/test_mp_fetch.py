@@ -59,7 +59,7 @@ def _files_contain(root: Path, needle: str) -> list[Path]:
 def test_faults_on_later_pages_are_waited_out_and_ids_are_exact(server, tmp_path, caplog):
     caplog.set_level(logging.DEBUG)  # urllib3 and mp-api debug output included in the key check
     server.retry_after = 1
-    server.slow_s = 1.0
+    server.slow_s = 3.0
     server.add_faults(3, "429", "500")
     server.add_faults(4, "drop", "malformed", "503")
     server.add_faults(5, "no_meta", "502", "504")
@@ -70,7 +70,7 @@ def test_faults_on_later_pages_are_waited_out_and_ids_are_exact(server, tmp_path
         waits.append(s)
         time.sleep(s)
 
-    policy = RetryPolicy(max_attempts=6, backoff_base=0.01, backoff_max=0.05, max_wait=0.3, timeout=0.5)
+    policy = RetryPolicy(max_attempts=6, backoff_base=0.01, backoff_max=0.05, max_wait=0.3, timeout=2.0)
     query = MPQuery()
     report = fetch_summary(
         tmp_path, query, api_key=KEY, endpoint=server.url, page_size=10, retry=policy, sleep=sleep
