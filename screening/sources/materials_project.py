@@ -9,8 +9,8 @@ with, the download starts over (pages of two releases are never mixed).
 
 Reading a download back: :func:`read_candidates` / :func:`iter_candidate_batches` give
 :class:`~screening.sources.candidate.Candidate` objects (id = material_id, source ``"mp"``, meta with the
-scalar fields), :func:`labels_table` the training labels (K_VRH, G_VRH, density and, where
-``cloud_core.debye.theta_from_elastic`` exists, the elastic Debye temperature).
+scalar fields), :func:`labels_table` the training labels (K_VRH, G_VRH, density and the elastic Debye
+temperature from ``cloud_core.debye``).
 
 The API key comes from the argument, else the settings (``MP_API_KEY`` / ``CLOUD_MP_API_KEY``); the flows layer
 can read it from a Prefect Secret block and pass it in. It is never logged and never written to any file.
@@ -440,14 +440,6 @@ def read_candidates(out_dir: str | os.PathLike[str]) -> list[Candidate]:
     return [c for batch in iter_candidate_batches(out_dir) for c in batch]
 
 
-def _theta_function() -> Callable[..., Any] | None:
-    try:
-        from cloud_core.debye import theta_from_elastic
-    except ImportError:
-        return None
-    return theta_from_elastic
-
-
 LABEL_SCHEMA = pa.schema(
     [
         pa.field("material_id", pa.string(), nullable=False),
@@ -456,68 +448,72 @@ LABEL_SCHEMA = pa.schema(
         pa.field("k_vrh", pa.float64()),
         pa.field("g_vrh", pa.float64()),
         pa.field("density", pa.float64()),
+        pa.field("theta_elastic", pa.float64()),
         pa.field("db_version", pa.string()),
     ]
 )
 
 
 def labels_table(out_dir: str | os.PathLike[str]) -> tuple[pa.Table, list[Reject]]:
-    """Training labels of a download: materials with elastic data.
+    """Training labels of a download: the materials with elastic data.
 
-    Columns: material_id, formula, nsites, k_vrh and g_vrh (GPa, Voigt-Reuss-Hill), density (g/cm3),
-    db_version and, when ``cloud_core.debye.theta_from_elastic`` is available, ``theta_elastic`` (K).
-    Materials without moduli are skipped; materials with non-positive or non-finite moduli or density
-    become rejects (reason ``unphysical_elastic``).
+    Columns (:data:`LABEL_SCHEMA`): material_id, formula, nsites, k_vrh and g_vrh (GPa, Voigt-Reuss-Hill),
+    density (g/cm3), theta_elastic (K, the elastic Debye temperature from
+    :func:`cloud_core.debye.elastic_theta_labels`: sound velocities from K, G and density, atom density from
+    the density and the formula's molar mass and atom count) and db_version.
+
+    Materials without moduli are skipped. Materials with a non-positive bulk or shear modulus become rejects
+    (stage ``mp_labels``, reason ``non_positive_modulus``); those the Debye layer cannot use become its
+    rejects (stage ``elastic_theta``).
     """
     import math
 
-    table = read_table(out_dir).select(
-        ["candidate_id", "formula", "nsites", "k_vrh", "g_vrh", "density", "db_version"]
-    )
-    rows = table.to_pylist()
-    out: dict[str, list[Any]] = {f.name: [] for f in LABEL_SCHEMA}
+    from pymatgen.core import Composition
+
+    from cloud_core.debye.elastic import elastic_theta_labels
+
+    cols = ["candidate_id", "formula", "nsites", "k_vrh", "g_vrh", "density", "db_version"]
+    rows = read_table(out_dir).select(cols).to_pylist()
     rejects: list[Reject] = []
+    keep = []
     for r in rows:
-        k, g, rho = r["k_vrh"], r["g_vrh"], r["density"]
+        k, g = r["k_vrh"], r["g_vrh"]
         if k is None or g is None:
             continue
-        if not all(x is not None and math.isfinite(x) and x > 0 for x in (k, g, rho)):
+        if not (math.isfinite(k) and math.isfinite(g) and k > 0 and g > 0):
             rejects.append(
-                Reject(r["candidate_id"], "mp_labels", "unphysical_elastic", f"K={k}, G={g}, density={rho}")
+                Reject(r["candidate_id"], "mp_labels", "non_positive_modulus", f"K={k} GPa, G={g} GPa")
             )
             continue
+        keep.append(r)
+    masses, counts = [], []
+    for r in keep:
+        try:
+            comp = Composition(r["formula"])
+            masses.append(float(comp.weight))
+            counts.append(float(comp.num_atoms))
+        except Exception:  # an unparsable formula: the Debye layer rejects the missing values
+            masses.append(None)
+            counts.append(None)
+    ids = [r["candidate_id"] for r in keep]
+    theta, theta_rejects = elastic_theta_labels(
+        ids,
+        [r["k_vrh"] for r in keep],
+        [r["g_vrh"] for r in keep],
+        [r["density"] for r in keep],
+        masses,
+        counts,
+    )
+    rejects.extend(theta_rejects)
+    out: dict[str, list[Any]] = {f.name: [] for f in LABEL_SCHEMA}
+    for r in keep:
+        if r["candidate_id"] not in theta:
+            continue
         out["material_id"].append(r["candidate_id"])
+        out["theta_elastic"].append(theta[r["candidate_id"]])
         for name in ("formula", "nsites", "k_vrh", "g_vrh", "density", "db_version"):
             out[name].append(r[name])
-    labels = pa.table(out, schema=LABEL_SCHEMA)
-    theta = _theta_function()
-    if theta is not None and labels.num_rows:
-        labels = _add_theta(labels, theta, out_dir)
-    return labels, rejects
-
-
-def _add_theta(labels: pa.Table, theta: Callable[..., Any], out_dir: str | os.PathLike[str]) -> pa.Table:
-    """Elastic Debye temperature per label row via ``cloud_core.debye.theta_from_elastic``."""
-    import json
-
-    from pymatgen.core import Structure
-
-    ids = set(labels.column("material_id").to_pylist())
-    structures: dict[str, Any] = {}
-    for t in MPShardStore(out_dir).iter_tables():
-        for cid, sj in zip(
-            t.column("candidate_id").to_pylist(), t.column("structure_json").to_pylist(), strict=True
-        ):
-            if cid in ids:
-                structures[cid] = Structure.from_dict(json.loads(sj))
-    values = []
-    for row in labels.to_pylist():
-        try:
-            values.append(float(theta(structures[row["material_id"]], row["k_vrh"], row["g_vrh"])))
-        except Exception as exc:  # a label that cannot be computed stays empty, never stops the table
-            log.warning("theta_elastic for %s failed: %s", row["material_id"], exc)
-            values.append(None)
-    return labels.append_column(pa.field("theta_elastic", pa.float64()), pa.array(values, pa.float64()))
+    return pa.table(out, schema=LABEL_SCHEMA), rejects
 
 
 def write_labels(out_dir: str | os.PathLike[str]) -> tuple[Path, int]:
@@ -526,7 +522,7 @@ def write_labels(out_dir: str | os.PathLike[str]) -> tuple[Path, int]:
 
     labels, rejects = labels_table(out_dir)
     if rejects:
-        log.info("%d materials with unphysical elastic data left out of the labels", len(rejects))
+        log.info("%d materials with unusable elastic data left out of the labels", len(rejects))
     buf = io.BytesIO()
     pq.write_table(labels, buf, compression="zstd")
     path = Path(out_dir) / LABELS_NAME

@@ -262,30 +262,41 @@ def test_filters_reach_the_server(server, tmp_path):
         )
 
 
-def test_candidates_and_labels_carry_the_server_values(server, docs, tmp_path):
-    query = MPQuery(chemsys=["O-Mg", "Mg-S"])
-    fetch_summary(tmp_path, query, api_key=KEY, endpoint=server.url, page_size=3, retry=FAST)
+def test_candidates_and_labels_carry_the_server_values(tmp_path):
+    from cloud_core.debye import theta_from_structure
+
+    docs = make_docs(40, seed=4)
+    elastic = [d for d in docs if d["bulk_modulus"] and not d["deprecated"]]
+    assert len(elastic) >= 4
+    elastic[0]["shear_modulus"] = {"vrh": -3.0}  # MP has a few unphysical fits: a reject, not a label
     by_id = {d["material_id"]: d for d in docs}
+    query = MPQuery()
+    with MPTestServer(docs, api_key=KEY) as srv:
+        report = fetch_summary(tmp_path, query, api_key=KEY, endpoint=srv.url, page_size=7, retry=FAST)
+        expected = _expected(srv, query)
     cands = read_candidates(tmp_path)
-    assert [c.id for c in cands] == _expected(server, query) and cands
+    assert [c.id for c in cands] == expected
     for c in cands:
         d = by_id[c.id]
         assert c.source == "mp" and c.formula == d["formula_pretty"]
-        assert (
-            len(c.structure) == d["nsites"] and c.structure.composition.reduced_formula == d["formula_pretty"]
-        )
+        assert len(c.structure) == d["nsites"]
+        assert c.structure.composition.reduced_formula == d["formula_pretty"]
         for k in ("nsites", "energy_above_hull", "band_gap", "formation_energy_per_atom", "density"):
             assert c.meta[k] == d[k]
         assert c.meta.get("k_vrh") == (d["bulk_modulus"] or {}).get("vrh")
     labels, rejects = labels_table(tmp_path)
-    with_elastic = [c.id for c in cands if by_id[c.id]["bulk_modulus"]]
-    assert labels.column("material_id").to_pylist() == with_elastic and not rejects
-    row = labels.to_pylist()[0] if labels.num_rows else None
-    if row:
+    assert [(r.id, r.reason) for r in rejects] == [(elastic[0]["material_id"], "non_positive_modulus")]
+    with_elastic = [c.id for c in cands if by_id[c.id]["bulk_modulus"] and c.id != elastic[0]["material_id"]]
+    assert labels.column("material_id").to_pylist() == with_elastic
+    structures = {c.id: c.structure for c in cands}
+    for row in labels.to_pylist():
         d = by_id[row["material_id"]]
         assert row["k_vrh"] == d["bulk_modulus"]["vrh"] and row["g_vrh"] == d["shear_modulus"]["vrh"]
         assert row["density"] == d["density"]
-    assert pq.read_table(tmp_path / "labels.parquet").num_rows == labels.num_rows
+        # independent route: the structure's own density, mass and atom count
+        ref = theta_from_structure(structures[row["material_id"]], row["k_vrh"], row["g_vrh"])
+        assert row["theta_elastic"] == pytest.approx(ref, rel=1e-5) and 50 < row["theta_elastic"] < 3000
+    assert report.label_rows == labels.num_rows == pq.read_table(tmp_path / "labels.parquet").num_rows
 
 
 def test_mp_api_own_search_is_why_we_page_ourselves(server):
