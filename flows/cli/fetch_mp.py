@@ -25,8 +25,8 @@ def load_key_from_prefect_secret(name: str) -> str:
 
     try:
         value = Secret.load(name).get()
-    except ValueError as exc:
-        raise SystemExit(f"cloud fetch-mp: no Prefect Secret block named {name!r} ({exc})") from None
+    except Exception as exc:  # not found, no API, ...: one clear message (never the value)
+        raise SystemExit(f"cloud fetch-mp: cannot read Prefect Secret block {name!r}: {exc}") from None
     if not isinstance(value, str) or not value:
         raise SystemExit(f"cloud fetch-mp: Prefect Secret block {name!r} does not hold a string key")
     return value
