@@ -166,18 +166,27 @@ class CloudModel(nn.Module):
         attention_mask: torch.Tensor | None = None,
         *,
         heads: bool = True,
+        mlm_positions: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """Run the model.
+
+        Parameters
+        ----------
+        mlm_positions
+            Boolean (B, L): if given, ``mlm_logits`` holds the MLM logits of those positions only
+            (shape (n_selected, vocab)), so pre-training never projects unmasked tokens onto the vocabulary.
 
         Returns
         -------
         dict
-            ``hidden`` (B, L, D), ``pooled`` (B, D) and, if ``heads``, one entry per property head
-            (its raw, standardised output).
+            ``hidden`` (B, L, D), ``pooled`` (B, D), ``mlm_logits`` if asked for and, if ``heads``, one entry
+            per property head (its raw, standardised output).
         """
         hidden = self.encoder(input_ids, section_ids, attention_mask)
         pooled = self.pool(hidden, attention_mask)
         out = {"hidden": hidden, "pooled": pooled}
+        if mlm_positions is not None:
+            out["mlm_logits"] = self.mlm_logits(hidden[mlm_positions])
         if heads:
             for name, head in self.heads.items():
                 out[name] = head(pooled)

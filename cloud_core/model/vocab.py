@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import importlib.util
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
+from pathlib import Path
 
 import numpy as np
 
@@ -37,7 +38,18 @@ POINT_GROUPS = (
     "-43m", "m-3m",
 )  # fmt: skip
 N_SPACE_GROUPS = 230
-N_ELEMENTS = 118
+# Z = 1..118 (checked against pymatgen's periodic table in the tests)
+ELEMENTS = (
+    "H", "He", "Li", "Be", "B", "C", "N", "O", "F", "Ne", "Na", "Mg", "Al", "Si", "P", "S", "Cl", "Ar", "K", "Ca",
+    "Sc", "Ti", "V", "Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Zn", "Ga", "Ge", "As", "Se", "Br", "Kr", "Rb", "Sr", "Y",
+    "Zr", "Nb", "Mo", "Tc", "Ru", "Rh", "Pd", "Ag", "Cd", "In", "Sn", "Sb", "Te", "I", "Xe", "Cs", "Ba", "La", "Ce",
+    "Pr", "Nd", "Pm", "Sm", "Eu", "Gd", "Tb", "Dy", "Ho", "Er", "Tm", "Yb", "Lu", "Hf", "Ta", "W", "Re", "Os", "Ir",
+    "Pt", "Au", "Hg", "Tl", "Pb", "Bi", "Po", "At", "Rn", "Fr", "Ra", "Ac", "Th", "Pa", "U", "Np", "Pu", "Am", "Cm",
+    "Bk", "Cf", "Es", "Fm", "Md", "No", "Lr", "Rf", "Db", "Sg", "Bh", "Hs", "Mt", "Ds", "Rg", "Cn", "Nh", "Fl", "Mc",
+    "Lv", "Ts", "Og",
+)  # fmt: skip
+N_ELEMENTS = len(ELEMENTS)
+WYCKOFF_TABLE = "analysis/prototypes/wyckoff-position-multiplicities.json.gz"
 
 PAD_ID, CLS_ID, SEP_ID, MASK_ID, UNK_ID = range(5)
 
@@ -48,20 +60,22 @@ class ScopeTokenError(ValueError):
 
 @cache
 def _wyckoff_table() -> dict[int, dict[str, int]]:
-    """Space group -> {Wyckoff letter: multiplicity in the conventional cell} (pymatgen's shipped table)."""
-    ref = resources.files("pymatgen.analysis.prototypes") / "wyckoff-position-multiplicities.json.gz"
-    with ref.open("rb") as fh:
-        raw = json.loads(gzip.decompress(fh.read()))
+    """Space group -> {Wyckoff letter: multiplicity in the conventional cell} (pymatgen's shipped table).
+
+    The file is located without importing pymatgen (which is slow to import).
+    """
+    spec = importlib.util.find_spec("pymatgen")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("pymatgen is not installed: the SCOPE vocabulary needs its Wyckoff tables")
+    path = Path(list(spec.submodule_search_locations)[0]) / WYCKOFF_TABLE
+    raw = json.loads(gzip.decompress(path.read_bytes()))
     return {
         int(sg): {letter: int(m) for letter, m in table.items()} for sg, table in raw.items() if int(sg) > 0
     }
 
 
-@cache
 def _element_symbols() -> tuple[str, ...]:
-    from pymatgen.core.periodic_table import Element
-
-    return tuple(Element.from_Z(z).symbol for z in range(1, N_ELEMENTS + 1))
+    return ELEMENTS
 
 
 def _wyckoff_key(token: str) -> tuple[int, str]:

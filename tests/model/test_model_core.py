@@ -23,6 +23,7 @@ from cloud_core.model import (
     load_checkpoint,
     save_checkpoint,
 )
+from cloud_core.model.vocab import ELEMENTS
 
 SCOPES = [
     "225 cF m-3m | Na 4a Cl 4b | Na 1 Cl 1",
@@ -58,6 +59,9 @@ def test_vocabulary_is_closed_deterministic_and_section_aware():
     assert toks == ["[CLS]", "sg:1", "bl:aP", "pg:1", "|", "C", "wy:1a", "|", "C", "n:1", "n:1", "[SEP]"]
     assert len({v1.index["sg:1"], v1.index["pg:1"], v1.index["n:1"]}) == 3
     assert v1.decode(v1.tokenize("? | - | Fe 2 O 3"))[1:4] == ["?", "|", "-"]
+    from pymatgen.core.periodic_table import Element
+
+    assert ELEMENTS == tuple(Element.from_Z(z).symbol for z in range(1, 119))
 
 
 @pytest.mark.parametrize(
