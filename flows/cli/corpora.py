@@ -13,6 +13,7 @@ DEFAULT_POOL_SIZE = 12_500
 DEFAULT_POOL_SEED = 0
 DEFAULT_POOL_MAX_SITES = 40
 DEFAULT_CORPORA = Path("data/corpora")
+DEFAULT_PRETRAIN = Path("data/corpora/pretrain")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -60,6 +61,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "the installed package (robocrys needs matminer, which pins pandas < 3)",
     )
     c.set_defaults(handler=_build_corpora)
+
+    t = subparsers.add_parser(
+        "build-pretrain-corpus",
+        help="generate the MLM pre-training corpus of SCOPE strings (Parquet shards)",
+        description="Generate SCOPE strings from real MP space-group x Wyckoff skeletons (pyxtal), decorated "
+        "with charge-balanced compositions, plus AFLOW prototypes, real structures and symmetry-unknown "
+        "strings, as Parquet shards (columns scope, kind). Seeded and resumable: complete shards are kept.",
+    )
+    t.add_argument("--out", type=Path, default=DEFAULT_PRETRAIN, help="output folder for the shards")
+    t.add_argument("--size", type=int, default=200_000, help="number of strings")
+    t.add_argument("--seed", type=int, default=0, help="random seed")
+    t.add_argument("--shard-size", type=int, default=100_000, help="strings per shard")
+    t.add_argument(
+        "--corpora", type=Path, default=DEFAULT_CORPORA, help="structure corpora folder (real structures)"
+    )
+    t.add_argument("--no-real", action="store_true", help="leave the real structures out")
+    t.add_argument(
+        "--heldout",
+        type=Path,
+        default=None,
+        help="file for the held-out real structures (default: <out>_heldout/heldout_real.parquet)",
+    )
+    t.add_argument(
+        "--fractions",
+        type=str,
+        default=None,
+        help='JSON mapping kind -> fraction, e.g. \'{"skeleton": 0.6, "unknown": 0.2, ...}\'',
+    )
+    t.add_argument("--max-tokens", type=int, default=128, help="skip skeletons longer than this many tokens")
+    t.set_defaults(handler=_build_pretrain)
 
 
 def _progress(label: str, total: int):
@@ -190,3 +221,56 @@ def _build_corpora(args: argparse.Namespace) -> int:
     )
     print(json.dumps({"out": str(args.out), "provenance": str(args.out / "PROVENANCE.md")}, indent=2))
     return 0 if any(not isinstance(v, str) for v in report.values()) else 1
+
+
+def _build_pretrain(args: argparse.Namespace) -> int:
+    from screening.corpora.pretrain import PretrainConfig, build_pretrain_corpus, write_pretrain_provenance
+
+    kwargs: dict = {
+        "size": args.size,
+        "seed": args.seed,
+        "shard_size": args.shard_size,
+        "max_tokens": args.max_tokens,
+    }
+    if args.fractions:
+        try:
+            kwargs["fractions"] = {str(k): float(v) for k, v in json.loads(args.fractions).items()}
+        except (json.JSONDecodeError, AttributeError, TypeError, ValueError) as exc:
+            print(f"error: --fractions must be a JSON object of numbers ({exc})", file=sys.stderr)
+            return 2
+    try:
+        cfg = PretrainConfig(**kwargs)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    corpora = None if args.no_real else args.corpora
+    if corpora is not None and not any(corpora.glob("*.parquet")):
+        print(
+            f"error: no structure corpora in {corpora} (run `cloud build-corpora` or pass --no-real)",
+            file=sys.stderr,
+        )
+        return 2
+    heldout = args.heldout or args.out.parent / f"{args.out.name}_heldout" / "heldout_real.parquet"
+    start = time.monotonic()
+    report = _progress("pretrain corpus", args.size)
+    manifest = build_pretrain_corpus(
+        args.out,
+        cfg,
+        corpora_dir=corpora,
+        heldout_path=heldout,
+        progress=lambda done, _total: report(done),
+    )
+    print(file=sys.stderr)
+    write_pretrain_provenance(args.out, manifest, heldout if corpora is not None else None)
+    print(
+        json.dumps(
+            {
+                "out": str(args.out),
+                "heldout": str(heldout) if corpora is not None else None,
+                "seconds": round(time.monotonic() - start, 1),
+                **manifest["totals"],
+            },
+            indent=2,
+        )
+    )
+    return 0
