@@ -47,8 +47,6 @@ _Q_SPLIT = math.exp(-X_SPLIT)
 _LOG1MQ_SPLIT = math.log1p(-_Q_SPLIT)
 # beyond these x, x e^-x is 0 in the dtype (cap x there so that x * e^-x never meets inf * 0)
 _X_UNDERFLOW = {torch.float64: 800.0, torch.float32: 120.0}
-X_MAX = 1e30
-"""Larger ``x`` are clamped to this (all four quantities have reached their T = 0 limits long before)."""
 
 # Terms per dtype: series terms in x**2 beyond the linear one, and polylogarithm terms in q = e**-x.
 # Chosen (bench/debye_bench.py and tests/debye/) so that the truncation error is below the dtype's rounding.
@@ -124,7 +122,8 @@ def debye_parts(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tens
     ----------
     x
         Reduced inverse temperature ``theta / T``; float32 or float64, any shape, values in ``[0, inf]``.
-        ``x`` is clamped to ``[smallest normal number, X_MAX]`` (so ``ln(1 - e**-x)`` stays finite at x = 0).
+        ``x`` is clamped below at the smallest normal number (so ``ln(1 - e**-x)`` stays finite at x = 0);
+        ``x = inf`` gives the exact limits ``(0, 0, 0)``.
 
     Returns
     -------
@@ -139,7 +138,7 @@ def debye_parts(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tens
     if not torch.is_floating_point(x):
         raise TypeError(f"x must be a floating-point tensor, got {x.dtype}")
     n_series, n_polylog = _n_terms(x.dtype)
-    xc = x.clamp(min=torch.finfo(x.dtype).tiny, max=X_MAX)
+    xc = x.clamp(min=torch.finfo(x.dtype).tiny)
     q = torch.exp(-xc)
     one_minus_q = -torch.expm1(-xc)  # 1 - e^-x, accurate at small x
     # ln(1 - e^-x): log(-expm1(-x)) for x < ln 2, log1p(-e^-x) above (where 1 - e^-x rounds towards 1)
@@ -202,7 +201,7 @@ class DebyeWorkspace:
         # Branches are selected by blending with 0/1 float masks, r = a m + b (1 - m): exact because both
         # branch values are finite, and several times faster on a CPU than torch.where with a bool mask.
         m, mc = v["m"], v["mc"]
-        xc = x.clamp_(min=self._tiny, max=X_MAX)
+        xc = x.clamp_(min=self._tiny)
         q = torch.neg(xc, out=v["q"]).exp_()
         em = torch.neg(xc, out=v["em"]).expm1_().neg_()
         # ln(1 - e^-x)
