@@ -83,7 +83,7 @@ def _check_z(z: int, label: str) -> int:
 
 
 def _from_pymatgen(structure: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    from pymatgen.core import Element, Species
+    from pymatgen.core import DummySpecies, Element, Species
 
     numbers = np.empty(len(structure), dtype=np.int64)
     for i, site in enumerate(structure):
@@ -101,7 +101,7 @@ def _from_pymatgen(structure: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             raise ScopeError(ScopeRejectReason.INVALID_INPUT, f"site {i} ({sp}) has occupancy {occ:g} > 1")
         if isinstance(sp, Element):
             z = sp.Z
-        elif isinstance(sp, Species):
+        elif isinstance(sp, Species) and not isinstance(sp, DummySpecies):
             z = sp.element.Z
         else:
             raise ScopeError(ScopeRejectReason.UNSUPPORTED_ELEMENT, f"site {i} holds {sp!s}, not an element")
