@@ -304,7 +304,9 @@ class MPTestServer:
             queue = self._faults.get(page)
             return queue.pop(0) if queue else None
 
-    def _summary(self, params: dict[str, str]) -> tuple[int, dict[str, str], bytes | None, str | None, int]:
+    def _summary(
+        self, params: dict[str, str], entry: dict[str, Any]
+    ) -> tuple[int, dict[str, str], bytes | None, str | None, int]:
         unknown = sorted(set(params) - _KNOWN)
         if unknown:
             body = {"detail": f"unknown query parameters: {', '.join(unknown)}"}
@@ -322,6 +324,7 @@ class MPTestServer:
         if self.on_summary_page is not None:
             self.on_summary_page(page, params)
         fault = self._take_fault(page)
+        entry.update(page=page, fault=fault)  # logged before any stall, so tests see it at once
         if fault in ("429", "503"):
             body = json.dumps({"detail": "slow down" if fault == "429" else "service unavailable"}).encode()
             return int(fault), {"Retry-After": str(self.retry_after)}, body, fault, page
@@ -416,7 +419,7 @@ def _make_handler(server: MPTestServer) -> type[BaseHTTPRequestHandler]:
                 entry["status"] = server.bad_key_status
                 self._send(server.bad_key_status, json.dumps({"detail": "Invalid API key"}).encode())
                 return
-            status, headers, body, fault, page = server._summary(params)
+            status, headers, body, fault, page = server._summary(params, entry)
             entry.update(status=status, fault=fault, page=page)
             if fault == "drop":
                 self.close_connection = True
