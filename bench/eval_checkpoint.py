@@ -1,0 +1,387 @@
+"""Train and evaluate CLOUD on the bundled label sets; train the shipped default checkpoint.
+
+Stages (each resumable: a finished stage's output is kept and skipped when run again):
+
+``corpus``    the pre-training corpus (test compositions of every fold removed), ``runs/eval/pretrain_corpus.parquet``
+``pretrain``  one MLM pre-training of the encoder on it (``runs/eval/pretrain``)
+``folds``     per fold, multi-task fine-tuning on the leak-free training tables and MAE on the fold's test sets;
+              the ablation (pre-trained vs from scratch, several seeds) on ``--ablation-fold``
+``ship``      fine-tuning on all rows of every task, saved to ``cloud_core/data/checkpoints/default`` with
+              ``metrics.json`` (training record and sample predictions)
+``report``    ``bench/results/eval_checkpoint.json`` from the finished runs, and the model card
+
+    python bench/eval_checkpoint.py all --budget-minutes 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from screening.corpora.labels import DEFAULT_SOURCE, N_FOLDS, TASKS, Task, default_labels_dir, load_all  # noqa: E402
+from screening.evaluation.metrics_file import read_json, run_metadata, summarize, write_json  # noqa: E402
+
+log = logging.getLogger("eval_checkpoint")
+
+RUNS = ROOT / "runs" / "eval"
+OUT = ROOT / "bench" / "results" / "eval_checkpoint.json"
+SHIP_DIR = ROOT / "cloud_core" / "data" / "checkpoints" / "default"
+#: the fine-tuned targets (Debye temperature as a plain regression target unless a Debye head is wired in)
+FINETUNE_TASKS = (Task.E_FORM, Task.BAND_GAP, Task.LOG10_K_VRH, Task.LOG10_G_VRH, Task.AFLOW_DEBYE)
+
+
+def _settings(args: argparse.Namespace) -> dict:
+    return {
+        "size": args.size,
+        "max_len": 64,
+        "pretrain_steps": args.pretrain_steps,
+        "pretrain_batch": args.pretrain_batch,
+        "pretrain_lr": 1e-3,
+        "finetune_batch": args.batch,
+        "finetune_lr": args.lr,
+        "finetune_steps": args.steps,
+        "ship_steps": args.ship_steps,
+        "threads": 1,
+    }
+
+
+# ------------------------------------------------------------------------------------------------ corpus
+def stage_corpus(args: argparse.Namespace) -> dict:
+    from screening.evaluation.pretrain_corpus import build_pretrain_corpus
+
+    out = RUNS / "pretrain_corpus.parquet"
+    summary_file = RUNS / "pretrain_corpus.json"
+    if out.is_file() and summary_file.is_file():
+        return read_json(summary_file)
+    tables = load_all(args.labels)
+    crab = Path(os.environ.get("CLOUD_CRABNET_DATA", DEFAULT_SOURCE))
+    pools = sorted((ROOT / "data" / "pools").glob("*.parquet"))
+    summary = build_pretrain_corpus(
+        tables,
+        out,
+        crabnet_data=crab if crab.is_dir() else None,
+        corpora_dir=ROOT / "data" / "corpora" / "pretrain",
+        pool_files=pools,
+    )
+    summary["files"] = {
+        "crabnet_oqmd": str(crab) if crab.is_dir() else None,
+        "pools": [p.name for p in pools],
+    }
+    write_json(summary_file, summary)
+    return summary
+
+
+# ------------------------------------------------------------------------------------------------ pretrain
+def stage_pretrain(args: argparse.Namespace) -> Path:
+    from cloud_core.model.pretrain import PretrainConfig, pretrain
+
+    s = _settings(args)
+    ckpt = RUNS / "pretrain" / "checkpoint"
+    if (ckpt / "config.json").is_file() and (RUNS / "pretrain" / "done").is_file():
+        return ckpt
+    cfg = PretrainConfig(
+        data=[str(RUNS / "pretrain_corpus.parquet")],
+        out_dir=str(RUNS / "pretrain"),
+        size=s["size"],
+        steps=s["pretrain_steps"],
+        batch_size=s["pretrain_batch"],
+        lr=s["pretrain_lr"],
+        max_len=s["max_len"],
+        save_every=100,
+        log_every=20,
+        device="cpu",
+        threads=s["threads"],
+        max_minutes=args.pretrain_minutes,
+        eval_data=[str(f) for f in sorted((ROOT / "data" / "corpora" / "pretrain_heldout").glob("*.parquet"))],
+        eval_limit=5000,
+    )
+    t0 = time.monotonic()
+    path = pretrain(cfg)
+    (RUNS / "pretrain" / "done").write_text(json.dumps({"seconds": time.monotonic() - t0}))
+    return path
+
+
+def _pretrain_record() -> dict:
+    rec: dict = {}
+    corpus = RUNS / "pretrain_corpus.json"
+    if corpus.is_file():
+        c = read_json(corpus)
+        rec.update(
+            rows=c["rows"], corpus_sources=c["sources"], structural_fraction=c.get("structural_fraction")
+        )
+    cfg_file = RUNS / "pretrain" / "checkpoint" / "config.json"
+    if cfg_file.is_file():
+        prov = json.loads(cfg_file.read_text()).get("provenance", {})
+        rec.update(steps=prov.get("steps_done"), batch_size=prov.get("config", {}).get("batch_size"))
+    metrics = RUNS / "pretrain" / "metrics.jsonl"
+    if metrics.is_file():
+        lines = [json.loads(x) for x in metrics.read_text().splitlines() if x.strip()]
+        losses = [x for x in lines if "loss" in x]
+        if losses:
+            rec.update(final_loss=losses[-1]["loss"], seconds=losses[-1]["elapsed_s"])
+        evals = [x["eval"] for x in lines if "eval" in x]
+        if evals:
+            rec["mlm_eval"] = evals[-1]
+    done = RUNS / "pretrain" / "done"
+    if done.is_file():
+        rec["seconds"] = json.loads(done.read_text())["seconds"]
+    rec["corpus"] = (
+        "label formulas + OQMD formulas (unlabelled) + corpora/pools structures, test compositions removed"
+    )
+    return rec
+
+
+# ------------------------------------------------------------------------------------------------ fine-tune
+def _run_one(job: dict) -> dict:
+    """One fine-tuning + evaluation (runs in a worker process)."""
+    from screening.evaluation.training import evaluate_on_tables, finetune_multitask
+
+    out = Path(job["out"])
+    result_file = out / "result.json"
+    if result_file.is_file():
+        return read_json(result_file)
+    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s [{out.name}] %(message)s")
+    tables = load_all(job["labels"])
+    from screening.evaluation.folds import split_fold
+
+    if job["fold"] is None:
+        train = {t: tables[t] for t in FINETUNE_TASKS}
+        tests = {}
+    else:
+        splits = split_fold({t: tables[t] for t in tables}, job["fold"])
+        train = {t: splits[t].train for t in FINETUNE_TASKS}
+        tests = {t: splits[t].test for t in FINETUNE_TASKS}
+    t0 = time.monotonic()
+    ckpt, record = finetune_multitask(
+        train,
+        out / "checkpoint",
+        init=job["init"],
+        size=job["size"],
+        max_len=job["max_len"],
+        seed=job["seed"],
+        batch_size=job["batch"],
+        lr=job["lr"],
+        steps=job["steps"],
+        threads=job["threads"],
+        provenance={"fold": job["fold"], "variant": job["variant"], "labels_manifest": job["manifest"]},
+    )
+    seconds = time.monotonic() - t0
+    result = {
+        "fold": job["fold"],
+        "variant": job["variant"],
+        "seed": job["seed"],
+        "train_seconds": seconds,
+        "n_train": {t.value: len(df) for t, df in train.items()},
+        "training": record,
+    }
+    if tests:
+        result["n_test"] = {t.value: len(df) for t, df in tests.items()}
+        result["metrics"] = evaluate_on_tables(ckpt, tests)
+    write_json(result_file, result)
+    return result
+
+
+def _jobs(args: argparse.Namespace) -> list[dict]:
+    s = _settings(args)
+    manifest = str(Path(args.labels) / "manifest.json")
+    base = {
+        "labels": str(args.labels),
+        "size": s["size"],
+        "max_len": s["max_len"],
+        "batch": s["finetune_batch"],
+        "lr": s["finetune_lr"],
+        "steps": s["finetune_steps"],
+        "threads": s["threads"],
+        "manifest": manifest,
+    }
+    pre = str(RUNS / "pretrain" / "checkpoint")
+    jobs = []
+    for fold in args.folds:
+        jobs.append({**base, "fold": fold, "variant": "pretrained", "seed": 0, "init": pre})
+    for seed in args.seeds:
+        for variant in ("pretrained", "scratch"):
+            if variant == "pretrained" and seed == 0 and args.ablation_fold in args.folds:
+                continue
+            jobs.append(
+                {
+                    **base,
+                    "fold": args.ablation_fold,
+                    "variant": variant,
+                    "seed": seed,
+                    "init": pre if variant == "pretrained" else None,
+                }
+            )
+    for j in jobs:
+        j["out"] = str(RUNS / "finetune" / f"fold{j['fold']}-{j['variant']}-seed{j['seed']}")
+    return jobs
+
+
+def stage_folds(args: argparse.Namespace) -> list[dict]:
+    jobs = [j for j in _jobs(args) if args.only is None or j["variant"] == args.only]
+    with ProcessPoolExecutor(max_workers=args.workers) as pool:
+        results = list(pool.map(_run_one, jobs))
+    return results
+
+
+# ------------------------------------------------------------------------------------------------ ship
+def stage_ship(args: argparse.Namespace) -> Path:
+    from screening.evaluation.training import sample_predictions
+
+    s = _settings(args)
+    job = {
+        "labels": str(args.labels),
+        "size": s["size"],
+        "max_len": s["max_len"],
+        "batch": s["finetune_batch"],
+        "lr": s["finetune_lr"],
+        "steps": s["ship_steps"],
+        "threads": s["threads"],
+        "manifest": str(Path(args.labels) / "manifest.json"),
+        "fold": None,
+        "variant": "pretrained",
+        "seed": 0,
+        "init": str(RUNS / "pretrain" / "checkpoint"),
+        "out": str(RUNS / "ship"),
+    }
+    result = _run_one(job)
+    from cloud_core.model.checkpoint import load_checkpoint, save_checkpoint
+
+    model, cfg, _ = load_checkpoint(RUNS / "ship" / "checkpoint")
+    model_id = save_checkpoint(SHIP_DIR, model, targets=cfg.targets, provenance=cfg.provenance)
+    metrics = {
+        "model_id": model_id,
+        "meta": run_metadata(),
+        "n_params": model.n_params(),
+        "train": {
+            "rows": result["n_train"],
+            "device": "CPU (shared 2-core machine, 1 torch thread)",
+            "finetune_seconds": result["train_seconds"],
+            "finetune": result["training"],
+            "pretrain": _pretrain_record(),
+            "pretrain_seconds": _pretrain_record().get("seconds"),
+        },
+        "sample_predictions": sample_predictions(SHIP_DIR, load_all(args.labels)),
+    }
+    write_json(SHIP_DIR / "metrics.json", metrics)
+    return SHIP_DIR
+
+
+# ------------------------------------------------------------------------------------------------ report
+def stage_report(args: argparse.Namespace) -> dict:
+    results = []
+    for f in sorted((RUNS / "finetune").glob("*/result.json")):
+        results.append(read_json(f))
+    s = _settings(args)
+    report: dict = {
+        "benchmark": "eval_checkpoint",
+        "meta": run_metadata(),
+        "protocol": {
+            **s,
+            "tasks": [t.value for t in FINETUNE_TASKS],
+            "units": {t.value: TASKS[t].unit for t in FINETUNE_TASKS},
+            "folds": sorted({r["fold"] for r in results if r["variant"] == "pretrained" and r["seed"] == 0}),
+            "seeds": [0],
+            "pretrain": _pretrain_record(),
+            "note": args.note,
+        },
+        "runs": results,
+        "summary": {},
+    }
+    for variant in ("pretrained", "scratch"):
+        rs = [r for r in results if r["variant"] == variant and r["seed"] == 0]
+        report["summary"][variant] = {
+            t.value: {
+                "mae": summarize(
+                    [r["metrics"][t.value]["mae"] for r in rs if t.value in r.get("metrics", {})]
+                )
+            }
+            for t in FINETUNE_TASKS
+        }
+    abl = [r for r in results if r["fold"] == args.ablation_fold]
+    seeds = sorted({r["seed"] for r in abl})
+    tasks = {}
+    for t in FINETUNE_TASKS:
+        pre = [
+            r["metrics"][t.value]["mae"]
+            for s_ in seeds
+            for r in abl
+            if r["seed"] == s_ and r["variant"] == "pretrained"
+        ]
+        scr = [
+            r["metrics"][t.value]["mae"]
+            for s_ in seeds
+            for r in abl
+            if r["seed"] == s_ and r["variant"] == "scratch"
+        ]
+        tasks[t.value] = {
+            "pretrained": pre,
+            "scratch": scr,
+            "summary_pretrained": summarize(pre),
+            "summary_scratch": summarize(scr),
+        }
+    report["ablation"] = {"fold": args.ablation_fold, "seeds": seeds, "tasks": tasks}
+    write_json(args.out, report)
+    from screening.evaluation.model_card import write_model_card
+
+    if (SHIP_DIR / "config.json").is_file():
+        write_model_card(SHIP_DIR, cloud=args.out)
+    _print_table(report)
+    return report
+
+
+def _print_table(report: dict) -> None:
+    base = read_json(ROOT / "bench" / "results" / "eval_baselines.json")
+    print(f"{'task':26s} {'CLOUD pre-trained':>22s} {'CLOUD scratch':>22s} {'dummy':>10s} {'ridge':>10s}")
+    for t in FINETUNE_TASKS:
+        p = report["summary"]["pretrained"][t.value]["mae"]
+        q = report["summary"]["scratch"][t.value]["mae"]
+        b = base["tasks"][t.value]["summary"]
+        print(
+            f"{t.value:26s} {p['mean']:>12.4f} ±{p['std']:.4f} ({p['n']}) {q['mean']:>12.4f} ±{q['std']:.4f} ({q['n']})"
+            f" {b['dummy']['mae']['mean']:>10.4f} {b['ridge']['mae']['mean']:>10.4f}"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("stage", choices=["corpus", "pretrain", "folds", "ship", "report", "all"])
+    p.add_argument("--labels", type=Path, default=default_labels_dir())
+    p.add_argument("--size", default="tiny")
+    p.add_argument("--pretrain-steps", type=int, default=1000)
+    p.add_argument("--pretrain-batch", type=int, default=128)
+    p.add_argument("--pretrain-minutes", type=float, default=None)
+    p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--steps", type=int, default=600, help="optimiser steps per evaluation fine-tuning")
+    p.add_argument("--ship-steps", type=int, default=1200, help="optimiser steps of the shipped model")
+    p.add_argument("--only", choices=["pretrained", "scratch"], default=None, help="folds stage: one variant only")
+    p.add_argument("--folds", type=int, nargs="+", default=list(range(N_FOLDS)))
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--ablation-fold", type=int, default=0)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--note", default="")
+    p.add_argument("--out", type=Path, default=OUT)
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    stages = ["corpus", "pretrain", "folds", "ship", "report"] if args.stage == "all" else [args.stage]
+    for st in stages:
+        t0 = time.monotonic()
+        log.info("stage %s", st)
+        res = globals()[f"stage_{st}"](args)
+        if st == "corpus":
+            log.info("corpus: %s", json.dumps(res)[:500])
+        log.info("stage %s done in %.0f s", st, time.monotonic() - t0)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

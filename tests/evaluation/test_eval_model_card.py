@@ -1,0 +1,76 @@
+"""The model card is generated from the metrics files, and the committed card matches them."""
+
+from __future__ import annotations
+
+import pytest
+
+from screening.evaluation.metrics_file import read_json, summarize, write_json
+from screening.evaluation.model_card import (
+    DEFAULT_BASELINES,
+    DEFAULT_CHECKPOINT,
+    DEFAULT_CLOUD,
+    DEFAULT_LABELS_MANIFEST,
+    render,
+    write_model_card,
+)
+
+
+def _baselines():
+    folds = {
+        str(k): {"n_train": 100, "n_test": 20, "dummy": {"mae": 1.0 + k / 10}, "ridge": {"mae": 0.5}}
+        for k in range(2)
+    }
+    summ = {"dummy": {"mae": summarize([1.0, 1.1])}, "ridge": {"mae": summarize([0.5, 0.5])}}
+    return {"folds": [0, 1], "tasks": {"mp_e_form": {"unit": "eV/atom", "folds": folds, "summary": summ}}}
+
+
+def test_render_states_the_rules_and_numbers():
+    cloud = {
+        "protocol": {"folds": [0], "seeds": [0], "note": "One fold only on CPU."},
+        "runs": [{"train_seconds": 12.0}],
+        "meta": {"machine": "x86_64, 2 CPUs"},
+        "summary": {"pretrained": {"mp_e_form": {"mae": summarize([0.123456])}}, "scratch": {}},
+        "ablation": {
+            "fold": 0,
+            "seeds": [0, 1, 2],
+            "tasks": {
+                "mp_e_form": {
+                    "pretrained": [0.2, 0.21, 0.19],
+                    "scratch": [0.25, 0.2, 0.3],
+                    "summary_pretrained": summarize([0.2, 0.21, 0.19]),
+                    "summary_scratch": summarize([0.25, 0.2, 0.3]),
+                }
+            },
+        },
+    }
+    text = render(_baselines(), cloud, None, None, None)
+    assert "not the model evaluated here" in text
+    assert "? | - | Fe 2 O 3" in text and "out of the fine-tuning distribution" in text
+    assert "0.123 (1)" in text  # CLOUD, one fold
+    assert "1.050 ± 0.0707 (2)" in text  # dummy over two folds
+    assert "0.0862" in text and "official" in text  # published CrabNet figure, labelled
+    assert "2 of 3 seeds" in text  # ablation wins counted from the JSON
+    assert "One fold only on CPU." in text
+    empty = render(_baselines(), None, None, None, None)
+    assert "not evaluated" in empty
+
+
+def test_write_model_card_needs_the_baselines(tmp_path):
+    with pytest.raises(FileNotFoundError, match="run the script"):
+        write_model_card(tmp_path, baselines=tmp_path / "none.json", out=tmp_path / "card.md")
+    write_json(tmp_path / "b.json", _baselines())
+    out = write_model_card(
+        tmp_path, baselines=tmp_path / "b.json", cloud=tmp_path / "no.json", out=tmp_path / "c.md"
+    )
+    assert out.read_text().startswith("# CLOUD default checkpoint")
+    assert read_json(tmp_path / "b.json")["folds"] == [0, 1]
+
+
+def test_committed_card_is_generated_from_committed_metrics(tmp_path):
+    card = DEFAULT_CHECKPOINT / "MODEL_CARD.md"
+    if not card.is_file():
+        pytest.skip("no model card shipped yet")
+    out = write_model_card(
+        DEFAULT_CHECKPOINT, DEFAULT_BASELINES, DEFAULT_CLOUD, DEFAULT_LABELS_MANIFEST, tmp_path / "c.md"
+    )
+    assert out.read_text() == card.read_text(), "MODEL_CARD.md differs from the metrics files: regenerate it"
