@@ -1,7 +1,7 @@
 """The Debye temperature that best fits a heat-capacity curve (least squares over a temperature window).
 
 A fit at one temperature is ill-conditioned where Cv is close to Dulong-Petit (low Debye temperatures at 300 K),
-so the fit uses the whole window, 20-300 K by default. The Debye curve itself comes from ``cloud_core.debye``.
+so the fit uses the whole window, 20-300 K by default; the least squares is ``cloud_core.debye.fit_theta_calorimetric``.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import minimize_scalar
 
 FIT_T_MIN = 20.0
 FIT_T_MAX = 300.0
@@ -69,7 +68,8 @@ def fit_debye_temperature(
     Raises
     ------
     ValueError
-        If the arrays differ in shape, hold non-finite values, or fewer than 3 temperatures lie in the window.
+        If the arrays differ in shape, hold non-finite values, fewer than 3 temperatures lie in the window, or the
+        best fit sits on a search bound (e.g. a dynamically unstable structure whose real modes hold little Cv).
     """
     t = np.asarray(temperatures, dtype=float).reshape(-1)
     cv = np.asarray(cv_per_atom, dtype=float).reshape(-1)
@@ -82,16 +82,12 @@ def fit_debye_temperature(
     if not (np.all(np.isfinite(t)) and np.all(np.isfinite(cv))):
         raise ValueError("non-finite values in the Cv curve")
 
-    def loss(log_theta: float) -> float:
-        r = debye_cv_curve(float(np.exp(log_theta)), t) - cv
-        return float(np.mean(r * r))
+    from cloud_core.debye import fit_theta_calorimetric
 
-    lo, hi = np.log(THETA_BOUNDS[0]), np.log(THETA_BOUNDS[1])
-    # coarse scan first (the loss can be flat far away), then bounded Brent around the best grid point
-    grid = np.linspace(lo, hi, 41)
-    vals = [loss(g) for g in grid]
-    i = int(np.argmin(vals))
-    a, b = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]
-    res = minimize_scalar(loss, bounds=(a, b), method="bounded", options={"xatol": 1e-6})
-    best = float(res.x) if res.fun <= vals[i] else float(grid[i])
-    return DebyeFit(theta=float(np.exp(best)), rmse=float(np.sqrt(loss(best))), n_points=int(t.size))
+    theta = float(fit_theta_calorimetric(t, cv, bounds_K=THETA_BOUNDS))
+    if theta <= THETA_BOUNDS[0] * 1.001 or theta >= THETA_BOUNDS[1] * 0.999:
+        raise ValueError(
+            f"best Debye fit at the search bound ({theta:.0f} K, bounds {THETA_BOUNDS} K): not a Debye-like curve"
+        )
+    rmse = float(np.sqrt(np.mean((debye_cv_curve(theta, t) - cv) ** 2)))
+    return DebyeFit(theta=theta, rmse=rmse, n_points=int(t.size))

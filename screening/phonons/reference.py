@@ -140,6 +140,31 @@ def reference_candidates(
     return picked
 
 
+def _cached_pool(
+    path: Path, max_sites: int, settings: PhononSettings, log: Callable[[str], None]
+) -> list[ReferenceCandidate]:
+    """The candidate pool, enumerated once (minutes on a busy 2-core machine) and kept next to the cache."""
+    if path.exists():
+        try:
+            data = json.loads(path.read_text())
+            return [
+                ReferenceCandidate(d["id"], d["source"], Structure.from_dict(d["structure"]), d["n_sites"],
+                                   d["spacegroup"], d["est_cost"])
+                for d in data
+            ]
+        except (json.JSONDecodeError, KeyError, TypeError):
+            log(f"ignoring unreadable pool cache {path}")
+    log("enumerating the candidate pool (symmetry + displacement count of every bundled structure)")
+    pool = reference_candidates(max_sites=max_sites, settings=settings)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps([
+        {"id": c.id, "source": c.source, "structure": c.structure.as_dict(), "n_sites": c.n_sites,
+         "spacegroup": c.spacegroup, "est_cost": c.est_cost} for c in pool
+    ]))
+    tmp.replace(path)
+    return pool
+
+
 def settings_hash(settings: PhononSettings, temperatures: np.ndarray) -> str:
     """Short hash of everything that changes the numbers (a cache made with other settings is not reused)."""
     blob = json.dumps({"s": asdict(settings), "t": [float(t) for t in temperatures]}, sort_keys=True)
@@ -199,12 +224,12 @@ def build_reference(
     settings = settings or PhononSettings(max_sites=max_sites)
     temps = default_temperatures()
     t_start = time.time()
-    pool = reference_candidates(max_sites=max_sites, settings=settings)
+    tag = settings_hash(settings, temps)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    pool = _cached_pool(cache_dir / f"pool-{tag}-{max_sites}.json", max_sites, settings, log)
     chosen = pool if limit is None else pool[: max(0, int(limit))]
     log(f"pool: {len(pool)} candidates <= {max_sites} sites; computing {len(chosen)}")
 
-    tag = settings_hash(settings, temps)
-    cache_dir.mkdir(parents=True, exist_ok=True)
     res_path, rej_path = cache_dir / f"results-{tag}.jsonl", cache_dir / f"rejects-{tag}.jsonl"
     done = {r["id"]: r for r in _read_jsonl(res_path)}
     rejected = {r["id"]: r for r in _read_jsonl(rej_path)}
@@ -222,7 +247,7 @@ def build_reference(
             row = result_to_row(r, src[r.id])
             _append_jsonl(res_path, row)
             done[r.id] = row
-            msg = f"theta={row['debye_theta_fit_K']:.0f} K stable={row['dynamically_stable']}"
+            msg = f"theta={row['debye_theta_fit_K']} K stable={row['dynamically_stable']}"
         for j in rejects:
             _append_jsonl(rej_path, j.to_dict())
             rejected[j.id] = j.to_dict()
@@ -230,7 +255,7 @@ def build_reference(
         log(f"[{i}/{len(todo)}] {cand.id} ({cand.n_sites} sites) {time.time() - t0:.1f}s {msg}")
 
     ids = [c.id for c in chosen]
-    rows = [done[i] for i in ids if i in done]
+    rows = [_refit(done[i]) for i in ids if i in done]
     rej_rows = [rejected[i] for i in ids if i in rejected]
     out_dir.mkdir(parents=True, exist_ok=True)
     table = rows_to_table(rows)
@@ -247,6 +272,19 @@ def build_reference(
                       time.time() - t_start, time.process_time() - cpu0)
     log(f"wrote {path} ({len(rows)} structures, {len(rej_rows)} rejects)")
     return path, len(rows), len(rej_rows)
+
+
+def _refit(row: dict[str, Any]) -> dict[str, Any]:
+    """Re-derive the Debye fit from the stored curve (the fit can improve without recomputing phonons)."""
+    from screening.phonons.debye_fit import fit_debye_temperature
+
+    row = dict(row)
+    try:
+        fit = fit_debye_temperature(np.asarray(row["temperatures_K"]), np.asarray(row["cv_J_per_molatom_K"]))
+        row["debye_theta_fit_K"], row["debye_fit_rmse_J_per_molatom_K"] = fit.theta, fit.rmse
+    except ValueError:
+        row["debye_theta_fit_K"] = row["debye_fit_rmse_J_per_molatom_K"] = None
+    return row
 
 
 def _write_provenance(
@@ -281,7 +319,7 @@ def _write_provenance(
         "",
         "## How it was made",
         f"- Potential: CHGNet `{settings.model_name}` loaded from the chgnet wheel ({pot_version}); torch {torch.__version__}.",
-        f"- Relaxation: FIRE with the cell (FrechetCellFilter) under ASE FixSymmetry (symprec {settings.symprec} A), "
+        f"- Relaxation: FIRE with the cell (UnitCellFilter) under ASE FixSymmetry (symprec {settings.symprec} A), "
         f"fmax {settings.fmax} eV/A, at most {settings.max_relax_steps} steps; not converged = reject.",
         f"- Phonons: phonopy {phonopy.__version__}, finite displacements of {settings.displacement} A, diagonal "
         f"supercell of the primitive cell with every lattice vector >= {settings.supercell_min_length} A (each row "

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 from pymatgen.core import Structure
+from threadpoolctl import threadpool_limits
 
 from cloud_core.rejects import Reject
 from screening.phonons.potential import DEFAULT_MODEL, Potential, load_potential, set_torch_threads
@@ -70,7 +71,7 @@ class PhononSettings:
     max_relax_steps
         Relaxation steps before the structure is rejected as not converged.
     relax_cell
-        Relax the cell too (FrechetCellFilter).
+        Relax the cell too (ASE UnitCellFilter; the FrechetCellFilter's matrix log/exp cost ~10x more here).
     imaginary_tolerance_thz
         Frequencies below ``-imaginary_tolerance_thz`` flag the structure as dynamically unstable (numerical noise
         of acoustic modes near Gamma stays below it).
@@ -215,7 +216,7 @@ def relax_structure(structure: Structure, potential: Potential, settings: Phonon
         ``relax_not_converged`` after ``max_relax_steps``; ``relax_failed`` if the potential fails.
     """
     from ase.constraints import FixSymmetry
-    from ase.filters import FrechetCellFilter
+    from ase.filters import UnitCellFilter
     from ase.optimize import FIRE
     from pymatgen.io.ase import AseAtomsAdaptor
 
@@ -223,7 +224,7 @@ def relax_structure(structure: Structure, potential: Potential, settings: Phonon
     atoms.calc = potential.calculator()
     try:
         atoms.set_constraint(FixSymmetry(atoms, symprec=settings.symprec))
-        target = FrechetCellFilter(atoms) if settings.relax_cell else atoms
+        target = UnitCellFilter(atoms) if settings.relax_cell else atoms
         opt = FIRE(target, logfile=None)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -383,7 +384,7 @@ def run_phonon_stage(
     temperatures
         Temperature grid in K (default :func:`default_temperatures`); must be >= 0 and finite.
     torch_threads
-        Intra-op threads for torch (``None`` leaves the current setting).
+        Intra-op threads for torch and for BLAS while the stage runs (``None`` leaves the current settings).
     potential
         A loaded potential (default: ``load_potential(settings.model_name)``, cached per process).
     progress
@@ -408,6 +409,22 @@ def run_phonon_stage(
     items = list(items)
     results: list[PhononResult] = []
     rejects: list[Reject] = []
+    # BLAS threads on tiny 3x3 / 6x6 linear algebra (cell filter, phonopy) only spin-wait on a busy machine:
+    # keep them to the torch thread count
+    with threadpool_limits(limits=torch_threads):
+        _run_items(items, settings, temps, potential, results, rejects, progress)
+    return results, rejects
+
+
+def _run_items(
+    items: list[tuple[str, Structure]],
+    settings: PhononSettings,
+    temps: np.ndarray,
+    potential: Potential,
+    results: list[PhononResult],
+    rejects: list[Reject],
+    progress: Callable[[int, int, str], None] | None,
+) -> None:
     for i, (sid, structure) in enumerate(items, start=1):
         try:
             results.append(phonon_thermodynamics(str(sid), structure, potential, settings, temps))
@@ -421,4 +438,3 @@ def run_phonon_stage(
             )
         if progress is not None:
             progress(i, len(items), str(sid))
-    return results, rejects

@@ -5,9 +5,9 @@ paper trains on Cv at 300 K), through the Debye layer; on held-out materials its
 compared with the phonon reference, next to two baselines: Dulong-Petit (Cv = 3R, U = 3RT) and the Debye model
 fed each material's own fitted Debye temperature (the best any one-parameter Debye curve can do).
 
-The predictor here is a composition-feature regressor (element-property statistics -> log theta, linear),
-because no CLOUD checkpoint with a Debye head is available to this module; swap :func:`fit_theta_regressor` for
-the model's head to evaluate CLOUD itself.
+The predictor here is the CLOUD-DEBYE head (``cloud_core.debye.DebyeHead``, linear) over composition features
+(element-property statistics) instead of CLOUD embeddings, because no CLOUD checkpoint was available; swap the
+features in :func:`fit_theta_regressor` for the model's embeddings to evaluate CLOUD itself.
 """
 
 from __future__ import annotations
@@ -68,26 +68,29 @@ def split_ids(ids: Sequence[str], test_fraction: float = 0.3) -> tuple[list[str]
 
 @dataclass
 class ThetaRegressor:
-    """log(theta) = standardised features . w + b, fitted through the Debye layer."""
+    """A CLOUD-DEBYE head (``cloud_core.debye.DebyeHead``, linear) over standardised composition features."""
 
     mean: np.ndarray
     std: np.ndarray
-    w: np.ndarray
-    b: float
+    head: Any
 
     def predict(self, features: np.ndarray) -> np.ndarray:
-        x = np.nan_to_num((features - self.mean) / self.std)
-        return np.exp(np.clip(x @ self.w + self.b, math.log(5.0), math.log(5000.0)))
+        import torch
+
+        x = torch.tensor(np.nan_to_num((features - self.mean) / self.std), dtype=torch.float64)
+        self.head.eval()
+        with torch.no_grad():
+            return self.head(x).numpy()
 
 
 def fit_theta_regressor(
     features: np.ndarray, cv_at_train_t: np.ndarray, *, train_t: float = TRAIN_TEMPERATURE,
-    weight_decay: float = 1e-2, steps: int = 3000, seed: int = 0,
+    weight_decay: float = 1e-3, steps: int = 2000, seed: int = 0,
 ) -> ThetaRegressor:
-    """Fit log(theta) linear in the features so that ``debye_cv(theta, train_t)`` matches Cv at ``train_t`` (L1)."""
+    """Train a linear ``DebyeHead`` on Cv at ``train_t`` only, through the Debye layer (``thermo_loss``, L1)."""
     import torch
 
-    from cloud_core.debye import debye_cv
+    from cloud_core.debye.head import DebyeHead, thermo_loss
 
     x = np.asarray(features, dtype=float)
     mean = np.nanmean(x, axis=0)
@@ -96,18 +99,16 @@ def fit_theta_regressor(
     mean[~np.isfinite(mean)] = 0.0
     xs = torch.tensor(np.nan_to_num((x - mean) / std), dtype=torch.float64)
     y = torch.tensor(np.asarray(cv_at_train_t, dtype=float), dtype=torch.float64)
-    g = torch.Generator().manual_seed(seed)
-    w = (0.01 * torch.randn(xs.shape[1], generator=g, dtype=torch.float64)).requires_grad_(True)
-    b = torch.tensor(math.log(400.0), dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.Adam([w, b], lr=0.02)
-    t = torch.tensor(float(train_t), dtype=torch.float64)
+    torch.manual_seed(seed)
+    head = DebyeHead(xs.shape[1], hidden=0, dropout=0.0).double()
+    opt = torch.optim.Adam(head.parameters(), lr=0.02, weight_decay=weight_decay)
+    head.train()
     for _ in range(steps):
         opt.zero_grad()
-        theta = torch.exp(torch.clamp(xs @ w + b, math.log(5.0), math.log(5000.0)))
-        loss = (debye_cv(theta, t) - y).abs().mean() + weight_decay * (w * w).sum()
+        loss = thermo_loss(head(xs), y, quantity="cv", temp_K=float(train_t))
         loss.backward()
         opt.step()
-    return ThetaRegressor(mean=mean, std=std, w=w.detach().numpy().copy(), b=float(b.detach()))
+    return ThetaRegressor(mean=mean, std=std, head=head)
 
 
 def _curves(theta: np.ndarray, temps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -172,8 +173,9 @@ def evaluate_zero_shot(
     return {
         "reference": str(reference),
         "reference_potential": rows[0]["potential_version"],
-        "predictor": "composition-feature linear regressor -> log(theta), trained through cloud_core.debye.debye_cv "
-        "on phonon Cv at 300 K only (no CLOUD checkpoint with a Debye head was available)",
+        "predictor": "cloud_core.debye.DebyeHead (linear, softplus theta) over composition features (element-"
+        "property mean/min/max), trained with thermo_loss on phonon Cv at 300 K only; no CLOUD checkpoint was "
+        "available, so these are not CLOUD embeddings",
         "rows": {
             "debye_head_zero_shot": "Debye curves from the predicted theta",
             "dulong_petit": "Cv = 3R, U = 3RT",
