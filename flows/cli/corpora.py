@@ -12,6 +12,7 @@ DEFAULT_POOL = Path("data/pools/prototype_pool_v1.parquet")
 DEFAULT_POOL_SIZE = 12_500
 DEFAULT_POOL_SEED = 0
 DEFAULT_POOL_MAX_SITES = 40
+DEFAULT_PYXTAL_POOL = Path("data/pools/pyxtal_pool.parquet")
 DEFAULT_CORPORA = Path("data/corpora")
 DEFAULT_PRETRAIN = Path("data/corpora/pretrain")
 
@@ -23,10 +24,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Generate a seeded candidate pool and write it as one Parquet file (CANDIDATE_SCHEMA). "
         "The defaults rebuild the bundled data/pools/prototype_pool_v1.parquet.",
     )
-    p.add_argument("--kind", choices=["prototype"], default="prototype", help="pool generator")
+    p.add_argument("--kind", choices=["prototype", "pyxtal"], default="prototype", help="pool generator")
     p.add_argument("--size", type=int, default=DEFAULT_POOL_SIZE, help="number of candidates")
     p.add_argument("--seed", type=int, default=DEFAULT_POOL_SEED, help="random seed")
-    p.add_argument("--out", type=Path, default=DEFAULT_POOL, help="output Parquet file")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help=f"output Parquet file (default: {DEFAULT_POOL} for prototype, {DEFAULT_PYXTAL_POOL} for pyxtal)",
+    )
     p.add_argument(
         "--max-sites",
         type=int,
@@ -152,6 +158,8 @@ def _build_pool(args: argparse.Namespace) -> int:
     if args.size < 1:
         print("error: --size must be >= 1", file=sys.stderr)
         return 2
+    if args.out is None:
+        args.out = DEFAULT_POOL if args.kind == "prototype" else DEFAULT_PYXTAL_POOL
     symprec = args.symprec if args.symprec is not None else get_settings().symprec
     max_sites = args.max_sites or None
     if args.kind == "prototype":

@@ -30,7 +30,7 @@ HELDOUT = ROOT / "data" / "corpora" / "pretrain_heldout" / "heldout_real.parquet
 @pytest.fixture(scope="module")
 def small_corpora(tmp_path_factory):
     out = tmp_path_factory.mktemp("corpora")
-    build_structure_corpora(out, sources=["pymatgen_structures", "ase_dcdft"])
+    build_structure_corpora(out, sources=["pymatgen_structures", "ase_dcdft"], limit=15)
     return out
 
 
