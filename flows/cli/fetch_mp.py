@@ -61,6 +61,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--nsites-min", type=_positive_int, default=None)
     p.add_argument("--nsites-max", type=_positive_int, default=None)
     p.add_argument("--has-elasticity", action="store_true", help="only materials with elastic data (labels)")
+    p.add_argument(
+        "--labels",
+        action="store_true",
+        help="also write labels.parquet (K, G, density, elastic Debye temperature)",
+    )
     p.add_argument("--page-size", type=_positive_int, default=500, help="documents per request (<= 1000)")
     p.add_argument("--limit", type=_positive_int, default=None, help="stop after this many materials")
     p.add_argument("--max-attempts", type=_positive_int, default=8, help="attempts per request")
@@ -126,6 +131,7 @@ def run(args: argparse.Namespace) -> int:
             limit=args.limit,
             retry=retry,
             restart=args.restart,
+            write_label_file=args.labels,
         )
     except MPAuthError as exc:
         print(f"cloud fetch-mp: {exc}", file=sys.stderr)

@@ -177,7 +177,7 @@ def fetch_summary(
     heartbeat_every: int = 20,
     max_restarts: int = 3,
     restart: bool = False,
-    write_label_file: bool = True,
+    write_label_file: bool = False,
     on_page: Callable[[PageEvent], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> FetchReport:
@@ -206,7 +206,8 @@ def fetch_summary(
     restart
         Forget what the folder holds and start over.
     write_label_file
-        Write ``labels.parquet`` when the download is complete (or stopped at ``limit``).
+        Also write ``labels.parquet`` (K, G, density, elastic Debye temperature) when the download is
+        complete or stopped at ``limit`` (imports the Debye layer, which loads torch).
     on_page
         Called after each stored page.
     sleep

@@ -4,7 +4,7 @@ Layout of a download folder::
 
     DIR/manifest.json              query, endpoint, db_version, cursor (next _skip), one entry per page
     DIR/shards/page-000001.parquet one shard per fetched page (Candidate columns + scalar columns)
-    DIR/labels.parquet             training labels (written by ``fetch_summary`` when the download completes)
+    DIR/labels.parquet             training labels (``fetch_summary(write_label_file=True)``, ``--labels``)
 
 Every file is written to a temporary name in the same folder and renamed into place, so a reader (or a
 resumed download) never sees half a file. A shard is written before the manifest names it; a shard the

@@ -280,7 +280,9 @@ def test_candidates_and_labels_carry_the_server_values(tmp_path):
     by_id = {d["material_id"]: d for d in docs}
     query = MPQuery()
     with MPTestServer(docs, api_key=KEY) as srv:
-        report = fetch_summary(tmp_path, query, api_key=KEY, endpoint=srv.url, page_size=7, retry=FAST)
+        report = fetch_summary(
+            tmp_path, query, api_key=KEY, endpoint=srv.url, page_size=7, retry=FAST, write_label_file=True
+        )
         expected = _expected(srv, query)
     cands = read_candidates(tmp_path)
     assert [c.id for c in cands] == expected
