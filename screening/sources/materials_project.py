@@ -52,6 +52,8 @@ from screening.sources.mp_store import (
 log = logging.getLogger("screening.sources.mp")
 
 __all__ = [
+    "LABEL_SCHEMA",
+    "SHARD_SCHEMA",
     "FetchReport",
     "MPAuthError",
     "MPQuery",
@@ -529,6 +531,3 @@ def write_labels(out_dir: str | os.PathLike[str]) -> tuple[Path, int]:
     path = Path(out_dir) / LABELS_NAME
     _atomic_write_bytes(path, buf.getvalue())
     return path, labels.num_rows
-
-
-_ = SHARD_SCHEMA  # re-exported for readers of the shards
