@@ -38,7 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     b.add_argument("--max-sites", type=int, default=20, help="largest primitive cell (20)")
     b.add_argument("--out", type=Path, default=None, help="output folder (default <data_dir>/phonon_reference)")
     b.add_argument("--cache", type=Path, default=None, help="resume cache (default <results_dir>/phonon_reference_cache)")
-    b.add_argument("--threads", type=int, default=1, help="torch threads (1)")
+    b.add_argument("--threads", type=int, default=1, help="torch threads per worker (1)")
+    b.add_argument("--workers", type=int, default=1, help="worker processes (1)")
     b.set_defaults(handler=_build)
 
     z = subparsers.add_parser(
@@ -112,7 +113,7 @@ def _build(args: argparse.Namespace) -> int:
     out = args.out or Path(st.data_dir) / "phonon_reference"
     cache = args.cache or Path(st.results_dir) / "phonon_reference_cache"
     build_reference(out, cache_dir=cache, limit=limit, max_sites=args.max_sites, torch_threads=args.threads,
-                    log=lambda m: print(m, flush=True))
+                    workers=args.workers, log=lambda m: print(m, flush=True))
     return 0
 
 

@@ -202,6 +202,7 @@ def build_reference(
     max_sites: int = DEFAULT_MAX_SITES,
     settings: PhononSettings | None = None,
     torch_threads: int | None = 1,
+    workers: int = 1,
     log: Callable[[str], None] = print,
 ) -> tuple[Path, int, int]:
     """Build (or resume) the reference set and write ``out_dir/phonon_reference.parquet`` + PROVENANCE.md.
@@ -216,6 +217,8 @@ def build_reference(
         Compute the ``limit`` cheapest candidates (``None``: all).
     max_sites
         Largest primitive cell in the pool.
+    workers
+        Worker processes (each loads CHGNet once; this process alone writes the cache).
 
     Returns
     -------
@@ -238,21 +241,42 @@ def build_reference(
         log(f"resuming: {len(chosen) - len(todo)} already in {cache_dir}")
     src = {c.id: c.source for c in chosen}
     cpu0 = time.process_time()
-    for i, cand in enumerate(todo, start=1):
-        t0 = time.time()
-        results, rejects = run_phonon_stage(
-            [(cand.id, cand.structure)], settings=settings, temperatures=temps, torch_threads=torch_threads
-        )
-        for r in results:
-            row = result_to_row(r, src[r.id])
+    t_work = time.time()
+
+    def record(i: int, cand: ReferenceCandidate, seconds: float, rows: list[dict], rejects: list[dict]) -> None:
+        msg = ""
+        for row in rows:
+            row["source"] = src[row["id"]]
             _append_jsonl(res_path, row)
-            done[r.id] = row
+            done[row["id"]] = row
             msg = f"theta={row['debye_theta_fit_K']} K stable={row['dynamically_stable']}"
         for j in rejects:
-            _append_jsonl(rej_path, j.to_dict())
-            rejected[j.id] = j.to_dict()
-            msg = f"REJECT {j.reason}: {j.message}"
-        log(f"[{i}/{len(todo)}] {cand.id} ({cand.n_sites} sites) {time.time() - t0:.1f}s {msg}")
+            _append_jsonl(rej_path, j)
+            rejected[j["id"]] = j
+            msg = f"REJECT {j['reason']}: {j['message']}"
+        log(f"[{i}/{len(todo)}] {cand.id} ({cand.n_sites} sites) {seconds:.1f}s {msg}")
+
+    if workers <= 1:
+        for i, cand in enumerate(todo, start=1):
+            t0 = time.time()
+            rows, rejs = _compute_one(cand.id, cand.structure.as_dict(), settings, temps, torch_threads)
+            record(i, cand, time.time() - t0, rows, rejs)
+    else:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        # workers compute, this process is the only writer of the cache
+        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as ex:
+            futs = {
+                ex.submit(_compute_one, c.id, c.structure.as_dict(), settings, temps, torch_threads): (c, time.time())
+                for c in todo
+            }
+            for i, fut in enumerate(as_completed(futs), start=1):
+                cand, _ = futs[fut]
+                rows, rejs = fut.result()
+                record(i, cand, rows[0]["seconds"] if rows else 0.0, rows, rejs)
+    cpu_children = _children_cpu()
+    log(f"computed {len(todo)} in {time.time() - t_work:.0f}s wall")
 
     ids = [c.id for c in chosen]
     rows = [_refit(done[i]) for i in ids if i in done]
@@ -269,9 +293,26 @@ def build_reference(
     )
     pq.write_table(rej_table, out_dir / REJECTS_FILE, compression="zstd")
     _write_provenance(out_dir, settings, temps, pool, chosen, rows, rej_rows, limit, max_sites, tag,
-                      time.time() - t_start, time.process_time() - cpu0)
+                      time.time() - t_start, time.process_time() - cpu0 + cpu_children, workers)
     log(f"wrote {path} ({len(rows)} structures, {len(rej_rows)} rejects)")
     return path, len(rows), len(rej_rows)
+
+
+def _compute_one(
+    sid: str, structure: dict[str, Any], settings: PhononSettings, temps: np.ndarray, torch_threads: int | None
+) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """One structure through the stage, as cache rows (runs in a worker process or in-process)."""
+    results, rejects = run_phonon_stage(
+        [(sid, Structure.from_dict(structure))], settings=settings, temperatures=temps, torch_threads=torch_threads
+    )
+    return [result_to_row(r) for r in results], [j.to_dict() for j in rejects]
+
+
+def _children_cpu() -> float:
+    import resource
+
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return float(ru.ru_utime + ru.ru_stime)
 
 
 def _refit(row: dict[str, Any]) -> dict[str, Any]:
@@ -300,6 +341,7 @@ def _write_provenance(
     tag: str,
     wall_s: float,
     cpu_s: float,
+    workers: int,
 ) -> None:
     import chgnet
     import phonopy
@@ -343,12 +385,14 @@ def _write_provenance(
         f"{len(rows)} results ({n_unstable} flagged dynamically unstable), {len(rejects)} rejects "
         f"(`{REJECTS_FILE}`).",
         "- Results by source: " + ", ".join(f"{k} {v}" for k, v in sorted(by_source.items())) + ".",
-        f"- Build: {wall_s / 60:.1f} min wall, {cpu_s / 60:.1f} min CPU of this process on a shared 2-core CPU, no "
-        f"GPU (cache tag {tag}); pymatgen {pymatgen.core.__version__}, chgnet {chgnet.__version__}.",
+        f"- Last build run: {wall_s / 60:.1f} min wall, {cpu_s / 60:.1f} min CPU ({workers} worker process(es), one "
+        f"torch thread each) on a shared 2-core CPU, no GPU (cache tag {tag}; a resumed run counts only its own "
+        f"work); pymatgen {pymatgen.core.__version__}, chgnet {chgnet.__version__}.",
         "",
         "## Rebuild",
         "```",
-        f"nice -n 10 cloud build-phonon-reference --limit {limit if limit is not None else 0} --max-sites {max_sites}",
+        f"nice -n 10 cloud build-phonon-reference --limit {limit if limit is not None else 0} --max-sites {max_sites} "
+        f"--workers {workers}",
         "```",
         "",
     ]
