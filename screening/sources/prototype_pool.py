@@ -88,6 +88,7 @@ class Prototype:
     counts: tuple[int, ...]
     min_dist: np.ndarray
     sign_patterns: tuple[tuple[int, ...], ...]
+    index: int = -1
 
     @property
     def n_groups(self) -> int:
@@ -108,7 +109,7 @@ def _prototype_file() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "aflow_prototypes.json.gz"
 
 
-def _digest(entry: dict[str, Any]) -> Prototype:
+def _digest(entry: dict[str, Any], index: int = -1) -> Prototype:
     from pymatgen.core import Structure
 
     s = Structure.from_dict(entry["snl"])
@@ -149,6 +150,7 @@ def _digest(entry: dict[str, Any]) -> Prototype:
         counts=counts,
         min_dist=min_dist,
         sign_patterns=tuple(patterns),
+        index=index,
     )
 
 
@@ -157,7 +159,7 @@ def load_prototypes() -> tuple[Prototype, ...]:
     """The 288 AFLOW prototypes that pymatgen ships, in file order, digested for decoration."""
     with gzip.open(_prototype_file(), "rt") as fh:
         entries = json.load(fh)
-    return tuple(_digest(e) for e in entries)
+    return tuple(_digest(e, i) for i, e in enumerate(entries))
 
 
 @dataclass
@@ -291,19 +293,73 @@ def sample_decoration(
     return Decoration(p, ions, float(scale))
 
 
-def _scope_encoder(dedup: str):
-    """Return ``f(structure) -> scope string`` (raises on failure) or None for key de-duplication."""
+#: Distinct stand-in elements, one per sublattice, used to find each prototype's Wyckoff orbits once.
+_PLACEHOLDERS = ("Na", "Cl", "O", "Fe", "Ca")
+#: Cell scales at which a prototype's orbits must agree before the fast SCOPE path is trusted for it.
+_CHECK_SCALES = (0.5, 1.0, 3.0)
+
+
+@dataclass(frozen=True)
+class _ProtoOrbits:
+    spacegroup: int
+    orbits: tuple[tuple[int, str], ...]  # (sublattice, Wyckoff letter) per orbit
+    n_sites: int
+
+
+@lru_cache(maxsize=4)
+def prototype_orbits(symprec: float) -> tuple[_ProtoOrbits | None, ...]:
+    """Each prototype's space group and (sublattice, Wyckoff letter) orbits, found once with stand-in elements.
+
+    Substituting distinct elements for the sublattices and scaling the cell uniformly keeps the symmetry, so
+    a decoration's canonical SCOPE follows from these orbits by :func:`cloud_core.scope.canonical_orbits` with
+    no symmetry search. A prototype whose symmetry at ``symprec`` changes with the cell's scale (a borderline
+    distortion) gets ``None``: its decorations are encoded one by one.
+    """
+    from cloud_core.scope import encode
+
+    out: list[_ProtoOrbits | None] = []
+    for p in load_prototypes():
+        found = set()
+        for scale in _CHECK_SCALES:
+            from pymatgen.core import Lattice, Structure
+
+            st = Structure(Lattice(p.matrix * scale), [_PLACEHOLDERS[g] for g in p.site_group], p.frac_coords)
+            try:
+                rec = encode(st, symprec=symprec)
+            except Exception:  # not encodable at this scale: leave it to the slow path
+                found.add(None)
+                break
+            orbits = tuple((_PLACEHOLDERS.index(o.element), o.letter) for o in rec.orbits)
+            found.add((rec.spacegroup, tuple(sorted(orbits)), rec.n_sites))
+        if len(found) == 1 and None not in found:
+            sg, orbits, n_sites = found.pop()
+            out.append(_ProtoOrbits(sg, orbits, n_sites))
+        else:
+            out.append(None)
+    return tuple(out)
+
+
+def _scope_encoder(dedup: str, symprec: float):
+    """Return ``f(decoration, structure) -> scope string`` (raises on failure) or None for key de-duplication."""
     if dedup == "key":
         return None
     try:
-        from cloud_core.scope import encode
+        from cloud_core.scope import ScopeRecord, canonical_orbits, encode
+        from cloud_core.scope.formula import reduced_stoichiometry
     except ImportError:
         if dedup == "scope":
             raise ImportError("dedup='scope' needs cloud_core.scope, which is not importable") from None
         return None
+    table = prototype_orbits(symprec)
 
-    def _enc(structure, symprec: float) -> str:
-        return encode(structure, symprec=symprec).to_string()
+    def _enc(dec: Decoration, structure) -> str:
+        known = table[dec.prototype.index] if dec.prototype.index >= 0 else None
+        if known is None:
+            return encode(structure, symprec=symprec).to_string()
+        symbols = [ion.symbol for ion in dec.ions]
+        orbits = canonical_orbits(known.spacegroup, [(symbols[g], letter) for g, letter in known.orbits])
+        counts = {symbols[g]: n for g, n in enumerate(dec.prototype.counts)}
+        return ScopeRecord(known.spacegroup, orbits, reduced_stoichiometry(counts), known.n_sites).to_string()
 
     return _enc
 
@@ -358,7 +414,7 @@ class PrototypePool:
         self.symprec = symprec
         self.max_fails = max_fails
         self.digits = digits
-        self._encoder = _scope_encoder(dedup)
+        self._encoder = _scope_encoder(dedup, symprec)
         self.dedup = "scope" if self._encoder is not None else "key"
         self.stats = PoolStats()
 
@@ -428,7 +484,7 @@ class PrototypePool:
         }
         if self._encoder is not None:
             try:
-                scope = self._encoder(structure, self.symprec)
+                scope = self._encoder(dec, structure)
             except Exception as exc:  # a structure the SCOPE encoder cannot handle is dropped, and counted
                 stats.failures[f"scope_{getattr(exc, 'reason', type(exc).__name__)}"] += 1
                 seen.add(key)
