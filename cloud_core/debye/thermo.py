@@ -47,7 +47,9 @@ PER_CELL_KEYS = (DebyeKey.CV_CELL, DebyeKey.U_CELL, DebyeKey.S_CELL, DebyeKey.F_
 QUANTITIES = ("cv", "u", "s", "f")
 
 BLOCK_ELEMENTS = 1 << 18
-"""Elements per block on the no-grad path of :func:`thermo`: amortises per-op overhead, stays in cache."""
+"""Elements per block on the no-grad path of :func:`thermo` on a CPU (amortises per-op overhead)."""
+GPU_BLOCK_ELEMENTS = 1 << 24
+"""The default block on other devices (GPUs): few, large kernels."""
 
 
 def _as_tensor(
@@ -198,8 +200,8 @@ def thermo(
         Optional callback ``progress(done_materials, total_materials)``, called after each block on the
         no-grad path (useful for millions of materials).
     block_elements
-        Block size (materials x temperatures) of the no-grad path; the default suits CPU caches, a GPU
-        wants millions.
+        Block size (materials x temperatures) of the no-grad path; the default suits a CPU, and becomes
+        :data:`GPU_BLOCK_ELEMENTS` on other devices.
 
     Returns
     -------
@@ -241,6 +243,8 @@ def thermo(
             outs = tuple(torch.empty((m, k), dtype=th.dtype, device=th.device) for _ in QUANTITIES)
             cold = (tt == 0).nonzero().flatten()
             t_safe = torch.where(tt > 0, tt, torch.ones_like(tt))[None, :]
+            if th.device.type != "cpu" and block_elements == BLOCK_ELEMENTS:
+                block_elements = GPU_BLOCK_ELEMENTS  # an accelerator wants few, large kernels
             rows = max(1, min(m, block_elements // max(k, 1)))
             ws = DebyeWorkspace(rows * k, th.dtype, th.device)
             for start in range(0, m, rows):

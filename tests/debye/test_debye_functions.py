@@ -180,7 +180,8 @@ def test_gradcheck_in_theta():
             return fn(th[:, None], temps[None, :])
 
         assert torch.autograd.gradcheck(f, (theta,), eps=1e-5, atol=1e-6, rtol=1e-5)
-        assert torch.autograd.gradgradcheck(f, (theta,), eps=1e-5, atol=1e-5, rtol=1e-4)
+        if fn is debye_f:  # second order once (Cv = -T d2F/dT2 is checked above)
+            assert torch.autograd.gradgradcheck(f, (theta,), eps=1e-5, atol=1e-5, rtol=1e-4)
     # the T = 0 column: dU/dtheta = 9/8 R exactly, dCv/dtheta = 0
     (g,) = torch.autograd.grad(debye_u(theta, torch.zeros(3, dtype=torch.float64)).sum(), theta)
     torch.testing.assert_close(g, torch.full_like(theta, 9 / 8 * R_GAS))
