@@ -97,7 +97,10 @@ class ScreenParameters(BaseModel):
     top_k: int = Field(20, ge=1, le=10_000)
     dask_address: str | None = Field(None, description="Scheduler address of an existing Dask cluster.")
     n_workers: int | None = Field(
-        None, ge=1, description="Local Dask cluster: worker processes (default: cores)."
+        None, ge=1, description="Local Dask cluster: workers (default: one per core)."
+    )
+    local_workers: Literal["processes", "threads"] = Field(
+        "processes", description="Local Dask cluster: worker processes, or threads of the flow's process."
     )
     gpu_resource: str = Field(
         "GPU", description="Dask resource name that marks GPU workers for the predict step."

@@ -6,7 +6,9 @@ into place; readers query the DuckDB view file opened read-only. See :mod:`scree
 
 from __future__ import annotations
 
+import os
 import shutil
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,16 @@ from screening.store.atomic import commit_dir, staging_dir, write_parquet
 from screening.store.layout import CHUNK_TABLES, StoreLayout, check_id
 from screening.store.schemas import CAMPAIGNS, MANIFEST, TABLE_SCHEMAS, conform
 from screening.store.views import connect_readonly, ensure_views
+
+#: Fault injection for crash tests: seconds to pause after each file of a commit (widens the window in which
+#: a test kills a writer mid-commit). Unset in normal use.
+CRASH_TEST_PAUSE_ENV = "CLOUD_STORE_CRASH_TEST_PAUSE_S"
+
+
+def _crash_test_pause() -> None:
+    pause = os.environ.get(CRASH_TEST_PAUSE_ENV)
+    if pause:
+        time.sleep(float(pause))
 
 
 class ResultsStore:
@@ -67,6 +79,7 @@ class ResultsStore:
             (stage / "inputs").mkdir()
             for chunk_id, table in inputs.items():
                 write_parquet(table, stage / "inputs" / f"{check_id(chunk_id, 'chunk id')}.parquet")
+                _crash_test_pause()
             write_parquet(conform(manifest, MANIFEST), stage / "manifest.parquet")
             write_parquet(conform(campaign_row, CAMPAIGNS), stage / "campaign.parquet")
             return commit_dir(stage, self.layout.campaign_dir(campaign_id))
@@ -129,6 +142,7 @@ class ResultsStore:
         try:
             for name in CHUNK_TABLES:
                 write_parquet(conform(tables[name], TABLE_SCHEMAS[name]), stage / f"{name}.parquet")
+                _crash_test_pause()
             return commit_dir(stage, final)
         finally:
             if stage.exists():

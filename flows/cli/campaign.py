@@ -1,0 +1,378 @@
+"""Campaign commands: ``cloud main``, ``cloud screen``, ``cloud top``, ``cloud query``, ``cloud ui``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+
+# ------------------------------------------------------------------------------------------- arguments
+def _add_store_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--results", metavar="DIR", help="results store directory (default: settings.results_dir)")
+
+
+def _add_screen_args(p: argparse.ArgumentParser, *, main: bool = False) -> None:
+    p.add_argument("--campaign", metavar="ID", help="campaign id; the same id resumes a campaign")
+    if not main:
+        p.add_argument("--source", choices=["pool", "files", "mp", "prototypes", "pyxtal"], default="pool")
+        p.add_argument(
+            "--path", help="pool: candidate Parquet (default: the bundled pool); files: dir or glob"
+        )
+        p.add_argument("--query", default="{}", help='mp: JSON query, e.g. \'{"elements": ["O"]}\'')
+        p.add_argument("--size", type=int, default=1000, help="prototypes/pyxtal: how many to generate")
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--offset", type=int, default=0, help="pool: skip this many candidates")
+    p.add_argument("--limit", type=int, help="at most this many candidates")
+    p.add_argument("--checkpoint", help="model checkpoint directory (default: the shipped model)")
+    p.add_argument(
+        "--chunk-size", type=int, help="candidates per chunk (default: 2000; main: sized to the cores)"
+    )
+    p.add_argument("--batch-size", type=int, default=512)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--symprec", type=float, default=0.01)
+    p.add_argument("--temperatures", help="comma-separated temperatures in K (default: 10..1000 K grid)")
+    p.add_argument("--rank-by", help="leaderboard column to rank by (default: theta_K)")
+    p.add_argument("--ascending", action="store_true", help="rank the smallest values first")
+    p.add_argument("--where", action="append", default=[], metavar="COND", help="filter, e.g. 'theta_K>400'")
+    p.add_argument("--top-k", type=int, default=20)
+    p.add_argument("--rank-temperature", type=float, default=300.0)
+    p.add_argument("--dask-address", help="scheduler address of an existing Dask cluster")
+    p.add_argument("--workers", type=int, help="local Dask cluster: workers (default: one per core)")
+    p.add_argument(
+        "--threads", action="store_true", help="local Dask workers as threads instead of processes"
+    )
+    p.add_argument("--validate-top-k", type=int, default=0, help="validate this many leaders with phonons")
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    _add_store_arg(p)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "main",
+        help="the main job: screen the bundled candidate pool with the shipped model (Prefect + Dask, local)",
+        description="Screen the bundled prototype pool (>= 12,000 candidates) with the shipped CLOUD model on a "
+        "local Prefect server and a local Dask cluster; print the top-k and where the results are.",
+    )
+    _add_screen_args(p, main=True)
+    p.set_defaults(handler=_cmd_main)
+
+    p = subparsers.add_parser("screen", help="run or resume a screening campaign (the `screen` flow)")
+    _add_screen_args(p)
+    p.set_defaults(handler=_cmd_screen)
+
+    p = subparsers.add_parser("top", help="ranked candidates of a campaign, with filters")
+    p.add_argument("--campaign", metavar="ID", help="campaign id (default: the latest)")
+    p.add_argument("--by", help="column to rank by (default: theta_K)")
+    p.add_argument("--ascending", action="store_true")
+    p.add_argument("-k", "--top-k", type=int, default=20)
+    p.add_argument(
+        "--where", action="append", default=[], metavar="COND", help="e.g. 'theta_K>400', 'spacegroup=225'"
+    )
+    p.add_argument("--temperature", type=float, default=300.0, help="temperature of the Debye columns (K)")
+    p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    _add_store_arg(p)
+    p.set_defaults(handler=_cmd_top)
+
+    p = subparsers.add_parser(
+        "query",
+        help="run read-only SQL on the results (views: campaigns, candidates, predictions, debye_curves, rejects, chunks)",
+    )
+    p.add_argument("sql", help="SQL; use $name placeholders with --param name=value for values")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="a bound parameter")
+    p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    p.add_argument("--max-rows", type=int, default=50, help="table format: rows shown")
+    _add_store_arg(p)
+    p.set_defaults(handler=_cmd_query)
+
+    p = subparsers.add_parser("ui", help="start the Prefect server and UI (local)")
+    p.add_argument("--port", type=int, default=4200)
+    p.add_argument("--host", default="127.0.0.1")
+    p.set_defaults(handler=_cmd_ui)
+
+
+# ------------------------------------------------------------------------------------------- helpers
+def _store(args: argparse.Namespace):
+    from screening.settings import get_settings
+    from screening.store import ResultsStore
+
+    return ResultsStore(args.results or get_settings().results_dir)
+
+
+def _params_from_args(args: argparse.Namespace, *, source: dict[str, Any]) -> Any:
+    from screening.campaign import ScreenParameters
+
+    fields: dict[str, Any] = {
+        "campaign_id": args.campaign,
+        "source": source,
+        "checkpoint": args.checkpoint,
+        "batch_size": args.batch_size,
+        "device": args.device,
+        "symprec": args.symprec,
+        "rank_by": args.rank_by,
+        "descending": not args.ascending,
+        "top_k": args.top_k,
+        "rank_temperature_K": args.rank_temperature,
+        "dask_address": args.dask_address,
+        "n_workers": args.workers,
+        "local_workers": "threads" if args.threads else "processes",
+        "validate_top_k": args.validate_top_k,
+        "results_dir": args.results,
+    }
+    if args.chunk_size:
+        fields["chunk_size"] = args.chunk_size
+    if args.temperatures:
+        fields["temperatures_K"] = [float(t) for t in args.temperatures.split(",") if t.strip()]
+    if args.where:
+        from screening.ranking import parse_condition
+
+        fields["filters"] = [vars(parse_condition(w)) for w in args.where]
+    return ScreenParameters(**fields)
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def format_table(rows: list[dict[str, Any]], columns: list[str] | None = None, max_width: int = 48) -> str:
+    """Plain-text table of ``rows`` (long cells are cut)."""
+    if not rows:
+        return "(no rows)"
+    columns = columns or list(rows[0])
+    cells = [[_fmt(r.get(c))[:max_width] for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    line = "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))
+    out = [line, "  ".join("-" * w for w in widths)]
+    out += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
+    return "\n".join(out)
+
+
+_TOP_COLUMNS = ("rank", "candidate_id", "formula", "spacegroup", "n_sites")
+_TOP_SKIP = {"scope", "source", "T_K", "u_J_per_molatom", "f_J_per_molatom"}
+
+
+def top_columns(rows: list[dict[str, Any]]) -> list[str]:
+    if not rows:
+        return []
+    rest = [c for c in rows[0] if c not in _TOP_COLUMNS and c not in _TOP_SKIP]
+    return [*_TOP_COLUMNS, *rest, "scope"]
+
+
+def _print_rows(rows: list[dict[str, Any]], fmt: str, columns: list[str] | None = None) -> None:
+    if fmt == "json":
+        print(json.dumps(rows, default=str, indent=1))
+    elif fmt == "csv":
+        import csv
+
+        w = csv.DictWriter(
+            sys.stdout, fieldnames=columns or (list(rows[0]) if rows else []), extrasaction="ignore"
+        )
+        w.writeheader()
+        w.writerows(rows)
+    else:
+        print(format_table(rows, columns))
+
+
+class _Progress:
+    """A progress bar fed by the store: counts candidates of committed chunks (works for any executor)."""
+
+    def __init__(self, store, campaign_id: str, enabled: bool) -> None:
+        self.store, self.campaign_id, self.enabled = store, campaign_id, enabled
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> _Progress:
+        if self.enabled:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self.enabled:
+            self._thread.join(5)
+
+    def _run(self) -> None:
+        import pyarrow.parquet as pq
+        from tqdm import tqdm
+
+        bar, seen, done = None, set(), 0
+        layout = self.store.layout
+        while True:
+            stop = self._stop.is_set()
+            try:
+                if bar is None and self.store.has_plan(self.campaign_id):
+                    row = self.store.read_campaign(self.campaign_id)
+                    bar = tqdm(total=row["n_candidates"], unit="cand", desc=f"screen {self.campaign_id}",
+                               dynamic_ncols=True, file=sys.stderr, smoothing=0.1)  # fmt: skip
+                if bar is not None:
+                    before = done
+                    for chunk in sorted(self.store.committed_chunks(self.campaign_id) - seen):
+                        path = layout.chunk_dir(self.campaign_id, chunk) / "chunks.parquet"
+                        done += pq.read_table(path, columns=["n_candidates"]).column(0)[0].as_py()
+                        seen.add(chunk)
+                    if done > before:
+                        bar.update(done - before)
+            except OSError:
+                pass
+            if stop:
+                break
+            self._stop.wait(0.5)
+        if bar is not None:
+            bar.close()
+
+
+def _run_screen(args: argparse.Namespace, params: Any) -> int:
+    from screening.campaign.predict import resolve_checkpoint
+    from screening.campaign.runner import campaign_id_for
+    from screening.store import ResultsStore
+
+    t0 = time.perf_counter()
+    _, model_id = resolve_checkpoint(params.checkpoint)
+    campaign_id = campaign_id_for(params, model_id)
+    params = params.model_copy(update={"campaign_id": campaign_id})
+    store = ResultsStore(params.resolved_results_dir())
+    from flows.prefect_server import local_prefect_api
+
+    print(f"campaign {campaign_id}: results in {store.root}", file=sys.stderr)
+    with local_prefect_api() as api:
+        print(f"Prefect API {api}", file=sys.stderr)
+        from flows.screen import screen
+
+        logging.getLogger("distributed").setLevel(logging.ERROR)  # worker start/stop chatter
+        with _Progress(store, campaign_id, enabled=not args.no_progress):
+            summary = screen(params)
+    seconds = time.perf_counter() - t0
+    summary["wall_seconds"] = seconds
+    if args.json:
+        print(json.dumps(summary, default=str, indent=1))
+        return 0
+    top = summary["top"]
+    print()
+    print(f"Top {len(top)} of campaign {campaign_id} "
+          f"(ranked by {params.rank_by or 'theta_K'}, {'descending' if params.descending else 'ascending'}; "
+          f"Debye values at {params.rank_temperature_K:g} K):")  # fmt: skip
+    print(format_table(top, top_columns(top)))
+    print()
+    row = store.query("SELECT * FROM campaigns WHERE campaign_id = $c", {"c": campaign_id}).to_pylist()[0]
+    rate = summary["n_candidates"] / seconds if seconds > 0 else float("nan")
+    print(f"campaign {campaign_id}: {row['n_candidates']} candidates, {row['n_ok']} predicted, "
+          f"{row['n_rejected']} rejected, {row['n_chunks_done']}/{row['n_chunks']} chunks ({row['status']}); "
+          f"{summary['chunks_run']} chunks run now{' (resumed)' if summary['resumed'] else ''}")  # fmt: skip
+    print(f"wall time {seconds:.1f} s ({rate:.0f} candidates/s end to end)")
+    print(f"results:  {store.root}  (Parquet parts under parts/{campaign_id}/)")
+    print(f"DuckDB:   {store.db_path}  (views only; open read-only)")
+    if summary.get("artifacts"):
+        print(f"Cv plot:  {summary['artifacts']}")
+    print(f"more:     cloud top --campaign {campaign_id} --where 'theta_K>400'")
+    print(
+        f"          cloud query \"SELECT stage, reason, count(*) FROM rejects WHERE campaign_id = '{campaign_id}' GROUP BY ALL\""
+    )
+    return 0
+
+
+# ------------------------------------------------------------------------------------------- handlers
+def _cmd_screen(args: argparse.Namespace) -> int:
+    source = {"kind": args.source, "path": args.path, "limit": args.limit, "offset": args.offset,
+              "size": args.size, "seed": args.seed, "query": json.loads(args.query)}  # fmt: skip
+    return _run_screen(args, _params_from_args(args, source=source))
+
+
+def _cmd_main(args: argparse.Namespace) -> int:
+    from screening.campaign.source_tables import default_pool_path
+
+    pool = default_pool_path()
+    if not pool.is_file():
+        print(f"error: the bundled candidate pool {pool} is missing", file=sys.stderr)
+        return 1
+    if not args.campaign:
+        args.campaign = "main-" + time.strftime("%Y%m%d-%H%M%S")
+    if not args.chunk_size:
+        import pyarrow.parquet as pq
+
+        n = pq.ParquetFile(pool).metadata.num_rows if args.limit is None else args.limit
+        workers = args.workers or len(os.sched_getaffinity(0))
+        args.chunk_size = max(100, min(2000, -(-n // (workers * 4))))  # ~4 chunks per worker
+    return _run_screen(args, _params_from_args(args, source={"kind": "pool", "limit": args.limit}))
+
+
+def _cmd_top(args: argparse.Namespace) -> int:
+    from screening.ranking import latest_campaign, parse_condition, top_k
+
+    store = _store(args)
+    campaign = args.campaign or latest_campaign(store)
+    if campaign is None:
+        print(
+            f"error: no campaign in the store at {store.root}; run `cloud main` or `cloud screen` first",
+            file=sys.stderr,
+        )
+        return 1
+    try:
+        conds = [parse_condition(w) for w in args.where]
+        rows = top_k(store, campaign, by=args.by, descending=not args.ascending, k=args.top_k, conditions=conds,
+                     temperature_K=args.temperature).to_pylist()  # fmt: skip
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.format == "table":
+        print(f"campaign {campaign}")
+    _print_rows(rows, args.format, top_columns(rows) if args.format == "table" else None)
+    return 0
+
+
+def _cmd_query(args: argparse.Namespace) -> int:
+    import duckdb
+
+    store = _store(args)
+    params: dict[str, Any] = {}
+    for item in args.param:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            print(f"error: --param takes NAME=VALUE, got {item!r}", file=sys.stderr)
+            return 2
+        for conv in (int, float):
+            try:
+                params[name] = conv(value)
+                break
+            except ValueError:
+                continue
+        else:
+            params[name] = value
+    try:
+        table = store.query(args.sql, params or None)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except duckdb.Error as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    rows = table.to_pylist()
+    if args.format == "table" and len(rows) > args.max_rows:
+        print(format_table(rows[: args.max_rows]))
+        print(f"... {len(rows) - args.max_rows} more rows (use --max-rows or --format csv)")
+        return 0
+    _print_rows(rows, args.format, table.column_names)
+    return 0
+
+
+def _cmd_ui(args: argparse.Namespace) -> int:
+    env = dict(os.environ)
+    env.setdefault("PREFECT_HOME", str(Path(__file__).resolve().parents[2] / ".prefect"))
+    env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    env.setdefault("DO_NOT_TRACK", "1")
+    env["PREFECT_UI_API_URL"] = f"http://{args.host}:{args.port}/api"
+    print(f"Prefect UI at http://{args.host}:{args.port}  (set PREFECT_API_URL=http://{args.host}:{args.port}/api "
+          "in other shells to run flows against it; Ctrl-C stops it)", flush=True)  # fmt: skip
+    cmd = [sys.executable, "-m", "prefect", "server", "start", "--host", args.host, "--port", str(args.port)]
+    os.execvpe(cmd[0], cmd, env)
+    return 0  # pragma: no cover

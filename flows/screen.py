@@ -1,0 +1,229 @@
+"""The ``screen`` flow: a screening campaign on Prefect + Dask.
+
+plan (flow process, under the campaign's lock) -> per chunk on Dask workers: SCOPE encode -> predict (on a GPU
+worker when the cluster has one: Dask resource ``GPU``) -> Debye + write (atomic commit) -> rank (SQL on the
+store) -> artifacts (top-k table, rejects summary, Cv(T) of the leaders) -> validation hook (phonons).
+
+Every task calls a plain function of :mod:`screening.campaign`; tasks pass paths and ids, never structures.
+What is done is read from the store (committed chunks), never from Prefect's cache, so a killed run started
+again with the same campaign id finishes the remaining chunks and every candidate ends up exactly once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Any
+
+import dask
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NONE
+from prefect.context import get_run_context
+from prefect.futures import as_completed
+from prefect_dask import DaskTaskRunner
+
+from screening.campaign.plan import plan_campaign
+from screening.campaign.predict import resolve_checkpoint
+from screening.campaign.runner import campaign_id_for, leaders
+from screening.campaign.spec import ScreenParameters
+from screening.campaign.stages import encode_stage, finalize_stage, predict_stage
+from screening.store import ResultsStore, campaign_lock
+
+
+# ----------------------------------------------------------------------------------------------- tasks
+@task(name="plan", cache_policy=NONE)
+def plan_task(params: ScreenParameters, campaign_id: str, checkpoint: str, model_id: str) -> dict[str, Any]:
+    """Commit (or load) the plan; clean a killed run's leftovers; list the chunks still to do."""
+    store = ResultsStore(params.resolved_results_dir())
+    plan = plan_campaign(store, campaign_id, params, model_id=model_id, checkpoint=checkpoint)
+    store.clean_stale(campaign_id)
+    done = store.committed_chunks(campaign_id)
+    pending = [(i, c) for i, c in enumerate(plan.chunk_ids) if c not in done]
+    return {
+        "n_candidates": plan.n_candidates,
+        "n_chunks": len(plan.chunk_ids),
+        "pending": pending,
+        "resumed": plan.resumed,
+        "params_hash": plan.params_hash,
+    }
+
+
+@task(name="encode", cache_policy=NONE, retries=1)
+def encode_task(root: str, campaign_id: str, chunk_id: str, symprec: float) -> str:
+    return encode_stage(root, campaign_id, chunk_id, symprec)
+
+
+@task(name="predict", cache_policy=NONE, retries=1)
+def predict_task(work: str, checkpoint: str, device: str, batch_size: int) -> str:
+    return predict_stage(work, checkpoint, device, batch_size)
+
+
+@task(name="debye-write", cache_policy=NONE, retries=1)
+def finalize_task(
+    root: str,
+    campaign_id: str,
+    chunk_id: str,
+    chunk_index: int,
+    work: str,
+    temperatures_K: list[float],
+    model_id: str,
+    symprec: float,
+) -> dict[str, Any]:
+    return finalize_stage(root, campaign_id, chunk_id, chunk_index, work, temperatures_K, model_id, symprec)
+
+
+@task(name="rank", cache_policy=NONE)
+def rank_task(params: ScreenParameters, campaign_id: str) -> list[dict[str, Any]]:
+    store = ResultsStore(params.resolved_results_dir())
+    return leaders(store, campaign_id, params).to_pylist()
+
+
+@task(name="artifacts", cache_policy=NONE)
+def artifacts_task(params: ScreenParameters, campaign_id: str, top: list[dict[str, Any]]) -> str:
+    from flows.screen_artifacts import publish_artifacts
+
+    return publish_artifacts(ResultsStore(params.resolved_results_dir()), campaign_id, top)
+
+
+# ----------------------------------------------------------------------------------------------- chunks
+def task_runner_for(params: ScreenParameters) -> DaskTaskRunner:
+    """Dask at ``params.dask_address``, or a local cluster (threads when no Prefect server URL is set)."""
+    if params.dask_address:
+        return DaskTaskRunner(address=params.dask_address)
+    from prefect.settings import PREFECT_API_URL
+
+    from flows.dask_cluster import local_cluster
+
+    # worker processes report to the flow's Prefect server; without one (ephemeral mode) they would each start
+    # their own, so the workers are then threads of this process
+    processes = params.local_workers == "processes" and bool(PREFECT_API_URL.value())
+    return DaskTaskRunner(
+        cluster_class=local_cluster,
+        cluster_kwargs={
+            "n_workers": params.n_workers,
+            "processes": processes,
+            "gpu_resource": params.gpu_resource,
+        },
+    )
+
+
+def _has_gpu_worker(resource: str) -> bool:
+    runner = get_run_context().task_runner
+    client = getattr(runner, "client", None)
+    if client is None:
+        return False
+    workers = client.scheduler_info(n_workers=-1).get("workers", {})
+    return any(resource in (w.get("resources") or {}) for w in workers.values())
+
+
+@flow(name="screen-chunks", log_prints=True)
+def screen_chunks(
+    params: ScreenParameters,
+    campaign_id: str,
+    pending: list[tuple[int, str]],
+    checkpoint: str,
+    model_id: str,
+) -> list[dict[str, Any]]:
+    """Encode -> predict -> Debye + write every pending chunk on the Dask cluster; report per chunk."""
+    logger = get_run_logger()
+    root = str(params.resolved_results_dir())
+    gpu = _has_gpu_worker(params.gpu_resource)
+    logger.info("%d chunks to do; predictions on %s", len(pending), "a GPU worker" if gpu else "CPU workers")
+    futures = []
+    for index, chunk_id in pending:
+        work = encode_task.submit(root, campaign_id, chunk_id, params.symprec)
+        ctx = dask.annotate(resources={params.gpu_resource: 1}) if gpu else contextlib.nullcontext()
+        with ctx:
+            device = params.device if params.device != "auto" or not gpu else "cuda"
+            work = predict_task.submit(work, checkpoint, device, params.batch_size)
+        futures.append(
+            finalize_task.submit(
+                root, campaign_id, chunk_id, index, work, params.temperatures_K, model_id, params.symprec
+            )
+        )
+    results, failed = [], []
+    for n, fut in enumerate(as_completed(futures), start=1):
+        try:
+            r = fut.result()
+        except Exception as exc:
+            failed.append(str(exc))
+            logger.error("a chunk failed: %s", exc)
+            continue
+        results.append(r)
+        logger.info("chunk %s done (%d/%d): %d ok, %d rejected, %.1f s",
+                    r["chunk_id"], n, len(futures), r["n_ok"], r["n_rejected"], r["seconds"])  # fmt: skip
+    if failed:
+        raise RuntimeError(
+            f"{len(failed)} of {len(futures)} chunks failed (first: {failed[0]}); the others are committed. "
+            f"Run again with campaign id {campaign_id!r} to retry only the failed chunks."
+        )
+    return results
+
+
+# ----------------------------------------------------------------------------------------------- hook
+def validate_step(params: ScreenParameters, campaign_id: str, leader_ids: list[str]) -> Any:
+    """Validation hook: check the first ``params.validate_top_k`` leaders with phonon calculations.
+
+    Runs after ranking with the ranked candidate ids. The phonon validation flow provides
+    ``flows.validate.validate_leaders(results_dir, campaign_id, candidate_ids)``.
+    """
+    if params.validate_top_k <= 0 or not leader_ids:
+        return None
+    from flows.validate import validate_leaders
+
+    return validate_leaders(
+        results_dir=str(params.resolved_results_dir()),
+        campaign_id=campaign_id,
+        candidate_ids=leader_ids[: params.validate_top_k],
+    )
+
+
+def _check_validation_available(params: ScreenParameters) -> None:
+    if params.validate_top_k > 0:
+        try:
+            import flows.validate  # noqa: F401
+        except ImportError as exc:
+            raise ValueError(
+                f"validate_top_k={params.validate_top_k} but phonon validation is unavailable: {exc}"
+            ) from exc
+
+
+# ----------------------------------------------------------------------------------------------- flow
+@flow(name="screen", log_prints=True)
+def screen(params: ScreenParameters = ScreenParameters()) -> dict[str, Any]:  # noqa: B008 - a pydantic default
+    """Run (or resume) a screening campaign; returns a summary with the top-k and where results are."""
+    logger = get_run_logger()
+    t0 = time.perf_counter()
+    _check_validation_available(params)
+    checkpoint, model_id = resolve_checkpoint(params.checkpoint)
+    store = ResultsStore(params.resolved_results_dir())
+    store.ensure()
+    campaign_id = campaign_id_for(params, model_id)
+    with campaign_lock(store.layout.lock_path(campaign_id)):
+        plan = plan_task(params, campaign_id, checkpoint, model_id)
+        logger.info(
+            "campaign %s: %d candidates in %d chunks, %d to do (%s)",
+            campaign_id, plan["n_candidates"], plan["n_chunks"], len(plan["pending"]),
+            "resumed" if plan["resumed"] else "new",
+        )  # fmt: skip
+        chunks: list[dict[str, Any]] = []
+        if plan["pending"]:
+            chunks = screen_chunks.with_options(task_runner=task_runner_for(params))(
+                params, campaign_id, plan["pending"], checkpoint, model_id
+            )
+        top = rank_task(params, campaign_id)
+        artifact_note = artifacts_task(params, campaign_id, top)
+        validation = validate_step(params, campaign_id, [r["candidate_id"] for r in top])
+    return {
+        "campaign_id": campaign_id,
+        "results_dir": str(store.root),
+        "db_path": str(store.db_path),
+        "n_candidates": plan["n_candidates"],
+        "n_chunks": plan["n_chunks"],
+        "chunks_run": len(chunks),
+        "resumed": plan["resumed"],
+        "top": top,
+        "artifacts": artifact_note,
+        "validation": validation,
+        "seconds": time.perf_counter() - t0,
+    }
