@@ -11,6 +11,7 @@ is kept.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import NamedTuple
 
 from cloud_core.scope.tables import LETTER_RANK, LETTERS, element_by_symbol, space_group
@@ -46,16 +47,32 @@ def canonical_orbits(spacegroup: int, orbits: Iterable[tuple[str, str]]) -> tupl
     """
     info = space_group(spacegroup)
     mult = info.multiplicity
-    keyed: list[tuple[tuple[float, int], str, int]] = []
+    keyed: list[tuple[tuple[float, int], str, str]] = []
     for symbol, letter in orbits:
         el = element_by_symbol(symbol)
         if letter not in mult:
             raise KeyError(f"space group {spacegroup} has no Wyckoff position {letter!r}")
-        keyed.append((el.order_key, symbol, LETTER_RANK[letter]))
+        keyed.append((el.order_key, symbol, letter))
+    used = "".join(sorted({letter for _k, _s, letter in keyed}, key=LETTER_RANK.__getitem__))
+    slot = {letter: i for i, letter in enumerate(used)}
     best: list[tuple[tuple[float, int], int, int, str]] | None = None
-    for perm in info.relabelings:
-        candidate = sorted((key, mult[LETTERS[perm[rank]]], perm[rank], sym) for key, sym, rank in keyed)
+    for images in _images_of(spacegroup, used):
+        candidate = sorted(
+            (key, mult[LETTERS[images[slot[letter]]]], images[slot[letter]], sym)
+            for key, sym, letter in keyed
+        )
         if best is None or candidate < best:
             best = candidate
     assert best is not None
     return tuple(Orbit(sym, m, LETTERS[rank]) for _key, m, rank, sym in best)
+
+
+@lru_cache(maxsize=65536)
+def _images_of(spacegroup: int, used: str) -> tuple[tuple[int, ...], ...]:
+    """Distinct images (letter ranks) of the letters ``used`` under the group's relabelings.
+
+    P-1's affine normalizer alone has 1344 relabelings; a crystal uses a few letters, whose distinct images
+    are far fewer, so they are computed once per (group, letters) and cached.
+    """
+    ranks = [LETTER_RANK[letter] for letter in used]
+    return tuple(dict.fromkeys(tuple(perm[r] for r in ranks) for perm in space_group(spacegroup).relabelings))

@@ -6,6 +6,7 @@ partial occupancy, unsupported element, invalid lattice, overlapping atoms, too 
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from dataclasses import dataclass
@@ -85,31 +86,38 @@ def _check_z(z: int, label: str) -> int:
 def _from_pymatgen(structure: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     from pymatgen.core import DummySpecies, Element, Species
 
-    numbers = np.empty(len(structure), dtype=np.int64)
+    numbers = []
+    coords = []
     for i, site in enumerate(structure):
         species = site.species
-        if len(species) != 1:
+        items = list(species.items())
+        if len(items) != 1:
             raise ScopeError(
                 ScopeRejectReason.DISORDERED, f"site {i} holds several species: {species.formula}"
             )
-        ((sp, occ),) = species.items()
-        if abs(occ - 1.0) > _OCCUPANCY_TOL:
+        sp, occ = items[0]
+        if occ != 1.0 and abs(occ - 1.0) > _OCCUPANCY_TOL:
             if occ < 1:
                 raise ScopeError(
                     ScopeRejectReason.PARTIAL_OCCUPANCY, f"site {i} ({sp}) has occupancy {occ:g} < 1"
                 )
             raise ScopeError(ScopeRejectReason.INVALID_INPUT, f"site {i} ({sp}) has occupancy {occ:g} > 1")
-        if isinstance(sp, Element):
+        if type(sp) is Element:
+            z = sp.Z
+        elif isinstance(sp, Element):
             z = sp.Z
         elif isinstance(sp, Species) and not isinstance(sp, DummySpecies):
             z = sp.element.Z
         else:
             raise ScopeError(ScopeRejectReason.UNSUPPORTED_ELEMENT, f"site {i} holds {sp!s}, not an element")
-        numbers[i] = _check_z(int(z), f"site {i} ({sp!s})")
+        if not 1 <= z <= MAX_SUPPORTED_Z:
+            _check_z(int(z), f"site {i} ({sp!s})")
+        numbers.append(z)
+        coords.append(site.frac_coords)
     return (
         np.asarray(structure.lattice.matrix, dtype=float),
-        np.asarray(structure.frac_coords, dtype=float),
-        numbers,
+        np.array(coords, dtype=float),
+        np.array(numbers, dtype=np.int64),
     )
 
 
@@ -157,8 +165,10 @@ def to_cell_arrays(
     """
     if isinstance(obj, (str, os.PathLike)):
         obj = read_structure_file(obj)
+    from pymatgen.core import IStructure
+
     kind = type(obj).__name__
-    if hasattr(obj, "lattice") and hasattr(obj, "frac_coords") and hasattr(obj, "sites"):
+    if isinstance(obj, IStructure):
         if len(obj) == 0:
             raise ScopeError(ScopeRejectReason.INVALID_INPUT, "empty structure")
         if len(obj) > max_sites:
@@ -175,50 +185,68 @@ def to_cell_arrays(
             ScopeRejectReason.INVALID_INPUT,
             f"cannot encode a {kind}: give a pymatgen Structure, an ASE Atoms or a path to a CIF/POSCAR file",
         )
-    check_lattice(lattice)
-    if not np.all(np.isfinite(frac)):
+    spacings = check_lattice(lattice)
+    if not np.isfinite(frac).all():
         raise ScopeError(ScopeRejectReason.INVALID_INPUT, "non-finite atomic coordinates")
     frac = frac - np.floor(frac)
     frac[frac >= 1.0] = 0.0
-    check_overlap(lattice, frac, overlap_distance)
+    check_overlap(lattice, frac, overlap_distance, spacings=spacings)
     return CellArrays(lattice=lattice, frac_coords=frac, numbers=numbers)
 
 
-def check_lattice(lattice: np.ndarray) -> None:
-    """Reject non-finite or degenerate lattices (``invalid_lattice``)."""
-    if lattice.shape != (3, 3) or not np.all(np.isfinite(lattice)):
-        raise ScopeError(ScopeRejectReason.INVALID_LATTICE, "lattice is not a finite 3x3 matrix")
-    lengths = np.linalg.norm(lattice, axis=1)
-    if np.any(lengths < 1e-3):
-        raise ScopeError(ScopeRejectReason.INVALID_LATTICE, f"lattice vector of length {lengths.min():.3g} A")
-    volume = abs(float(np.linalg.det(lattice)))
-    if volume < 1e-6 * float(np.prod(lengths)) or volume < 1e-3:
+def check_lattice(lattice: np.ndarray) -> tuple[float, float, float]:
+    """Reject non-finite or degenerate lattices (``invalid_lattice``); return the three interplanar spacings."""
+    if lattice.shape != (3, 3):
+        raise ScopeError(ScopeRejectReason.INVALID_LATTICE, "lattice is not a 3x3 matrix")
+    (a1, a2, a3), (b1, b2, b3), (c1, c2, c3) = lattice.tolist()
+    if not all(math.isfinite(x) for x in (a1, a2, a3, b1, b2, b3, c1, c2, c3)):
+        raise ScopeError(ScopeRejectReason.INVALID_LATTICE, "lattice has non-finite entries")
+    lengths = (math.hypot(a1, a2, a3), math.hypot(b1, b2, b3), math.hypot(c1, c2, c3))
+    if min(lengths) < 1e-3:
+        raise ScopeError(ScopeRejectReason.INVALID_LATTICE, f"lattice vector of length {min(lengths):.3g} A")
+    # cross products b x c, c x a, a x b: their norms are the face areas, a . (b x c) the volume
+    bc = (b2 * c3 - b3 * c2, b3 * c1 - b1 * c3, b1 * c2 - b2 * c1)
+    ca = (c2 * a3 - c3 * a2, c3 * a1 - c1 * a3, c1 * a2 - c2 * a1)
+    ab = (a2 * b3 - a3 * b2, a3 * b1 - a1 * b3, a1 * b2 - a2 * b1)
+    volume = abs(a1 * bc[0] + a2 * bc[1] + a3 * bc[2])
+    if volume < 1e-6 * lengths[0] * lengths[1] * lengths[2] or volume < 1e-3:
         raise ScopeError(ScopeRejectReason.INVALID_LATTICE, f"degenerate lattice (volume {volume:.3g} A^3)")
+    return (volume / math.hypot(*bc), volume / math.hypot(*ca), volume / math.hypot(*ab))
 
 
-def check_overlap(lattice: np.ndarray, frac: np.ndarray, overlap_distance: float) -> None:
+def check_overlap(
+    lattice: np.ndarray,
+    frac: np.ndarray,
+    overlap_distance: float,
+    *,
+    spacings: tuple[float, float, float] | None = None,
+) -> None:
     """Reject two atoms (or an atom and its own image) closer than ``overlap_distance`` (``overlapping_atoms``).
 
     When every interplanar spacing of the cell exceeds twice the threshold, a pair closer than the threshold
-    can only be the minimum image in fractional coordinates (``|d_k + n_k| < r / h_k < 1/2``), so one rounded
-    difference per pair is exact; otherwise pymatgen's periodic neighbour search is used.
+    can only be the minimum image in fractional coordinates (``|d_k + n_k| < r / h_k < 1/2``), and an atom is
+    farther than the threshold from its own images, so one rounded difference per pair is exact (used up to
+    256 sites); otherwise pymatgen's periodic neighbour search is used.
     """
     if overlap_distance <= 0:
         return
-    spacings = 1.0 / np.linalg.norm(np.linalg.inv(lattice), axis=0)
+    if spacings is None:
+        spacings = check_lattice(lattice)
     n = len(frac)
-    if np.all(spacings > 2.0 * overlap_distance):
+    if min(spacings) > 2.0 * overlap_distance and n <= 256:
         if n < 2:
             return
-        iu, ju = np.triu_indices(n, k=1)
-        d = frac[ju] - frac[iu]
-        d -= np.round(d)
-        dist = np.linalg.norm(d @ lattice, axis=1)
-        k = int(np.argmin(dist))
-        if dist[k] < overlap_distance:
+        d = frac[None, :, :] - frac[:, None, :]
+        d -= np.rint(d)
+        cart = d @ lattice
+        dist2 = np.einsum("ijk,ijk->ij", cart, cart)
+        np.fill_diagonal(dist2, np.inf)
+        k = int(np.argmin(dist2))
+        if dist2.flat[k] < overlap_distance**2:
+            i, j = divmod(k, n)
             raise ScopeError(
                 ScopeRejectReason.OVERLAPPING_ATOMS,
-                f"atoms {int(iu[k])} and {int(ju[k])} are {float(dist[k]):.3f} A apart (< {overlap_distance} A)",
+                f"atoms {i} and {j} are {math.sqrt(float(dist2.flat[k])):.3f} A apart (< {overlap_distance} A)",
             )
         return
     from pymatgen.optimization.neighbors import find_points_in_spheres

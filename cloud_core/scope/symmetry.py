@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from fractions import Fraction
 
 from cloud_core.scope.errors import ScopeError, ScopeRejectReason
 from cloud_core.scope.inputs import CellArrays
@@ -85,19 +84,23 @@ def _orbits_if_consistent(
     members: dict[int, list[int]] = {}
     for i, rep in enumerate(orbit_of):
         members.setdefault(rep, []).append(i)
+    numbers = cell.numbers.tolist()
     orbits = []
-    ratio: Fraction | None = None
+    ref: tuple[int, int] | None = (
+        None  # (sites, multiplicity) of the first orbit: every orbit has the same ratio
+    )
     for rep, sites in members.items():
         letter = letters[rep]
-        if letter not in mult:
+        m = mult.get(letter)
+        if m is None:
             return None
-        z = int(cell.numbers[rep])
-        if any(int(cell.numbers[s]) != z or letters[s] != letter for s in sites):
-            return None
-        r = Fraction(len(sites), mult[letter])
-        if ratio is None:
-            ratio = r
-        elif r != ratio:
+        z = numbers[rep]
+        for s in sites:
+            if numbers[s] != z or letters[s] != letter:
+                return None
+        if ref is None:
+            ref = (len(sites), m)
+        elif len(sites) * ref[1] != ref[0] * m:
             return None
         orbits.append((z, letter, len(sites)))
     return tuple(orbits)

@@ -41,6 +41,10 @@ CENTERING_ORDER: dict[str, int] = {"P": 1, "S": 2, "I": 2, "R": 3, "F": 4}
 #: Highest atomic number accepted by default (Lr); heavier elements have no crystal data to learn from.
 MAX_SUPPORTED_Z = 103
 
+#: Relabelings of the affine normalizers of groups 2-15 (lattice-basis changes that pymatgen's table lacks),
+#: built by :mod:`cloud_core.scope.affine_normalizer`.
+AFFINE_RELABELINGS = Path(__file__).resolve().parent.parent / "data" / "scope" / "affine_relabelings.json"
+
 LETTERS: str = "abcdefghijklmnopqrstuvwxyzA"
 LETTER_RANK: dict[str, int] = {letter: i for i, letter in enumerate(LETTERS)}
 
@@ -63,7 +67,8 @@ class SpaceGroupInfo:
         Wyckoff letter -> multiplicity in the conventional cell.
     relabelings
         Each relabeling of the affine normalizer as a tuple ``perm`` with ``perm[rank] = new rank`` over
-        letter ranks (:data:`LETTER_RANK`); the identity is included.
+        letter ranks (:data:`LETTER_RANK`); the identity is included. pymatgen's table, completed for
+        groups 2-15 by :data:`AFFINE_RELABELINGS`.
     centering_order
         Lattice points per conventional cell (1, 2, 3 or 4).
     """
@@ -108,6 +113,7 @@ def space_group_table() -> dict[int, SpaceGroupInfo]:
 
     multiplicities = _load_json_gz("wyckoff-position-multiplicities.json.gz")
     relabelings = _load_json_gz("wyckoff-position-relabelings.json.gz")
+    affine = json.loads(AFFINE_RELABELINGS.read_text())["relabelings"] if AFFINE_RELABELINGS.is_file() else {}
     n_letters = len(LETTERS)
     table: dict[int, SpaceGroupInfo] = {}
     for number in range(1, 231):
@@ -122,6 +128,12 @@ def space_group_table() -> dict[int, SpaceGroupInfo]:
             perm = list(range(n_letters))
             for src, dst in relabeling.items():
                 perm[LETTER_RANK[chr(int(src))]] = LETTER_RANK[dst]
+            perms.append(tuple(perm))
+        letters = "".join(sorted(mult, key=LETTER_RANK.__getitem__))
+        for images in affine.get(str(number), ()):
+            perm = list(range(n_letters))
+            for src, dst in zip(letters, images, strict=True):
+                perm[LETTER_RANK[src]] = LETTER_RANK[dst]
             perms.append(tuple(perm))
         identity = tuple(range(n_letters))
         if identity not in perms:
