@@ -14,19 +14,45 @@ Training lives in :mod:`cloud_core.model.pretrain` and :mod:`cloud_core.model.fi
 
 from __future__ import annotations
 
-from cloud_core.model.checkpoint import (
-    CheckpointConfig,
-    CheckpointError,
-    TargetSpec,
-    checkpoint_id,
-    default_checkpoint_path,
-    load_checkpoint,
-    save_checkpoint,
-)
-from cloud_core.model.encoder import SIZES, CloudModel, Encoder, ModelConfig
-from cloud_core.model.heads import HEAD_BUILDERS, HeadSpec, register_head
-from cloud_core.model.predictor import Predictor
-from cloud_core.model.vocab import Encoded, ScopeTokenError, Vocabulary, get_vocabulary
+import importlib
+from typing import Any
+
+# public name -> submodule; imported on first use so that light submodules (run_config, vocab) do not pull
+# in torch
+_EXPORTS = {
+    "CheckpointConfig": "checkpoint",
+    "CheckpointError": "checkpoint",
+    "TargetSpec": "checkpoint",
+    "checkpoint_id": "checkpoint",
+    "default_checkpoint_path": "checkpoint",
+    "load_checkpoint": "checkpoint",
+    "save_checkpoint": "checkpoint",
+    "SIZES": "run_config",
+    "CloudModel": "encoder",
+    "Encoder": "encoder",
+    "ModelConfig": "encoder",
+    "HEAD_BUILDERS": "heads",
+    "HeadSpec": "heads",
+    "register_head": "heads",
+    "Predictor": "predictor",
+    "Encoded": "vocab",
+    "ScopeTokenError": "vocab",
+    "Vocabulary": "vocab",
+    "get_vocabulary": "vocab",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + list(_EXPORTS))
+
 
 __all__ = [
     "HEAD_BUILDERS",

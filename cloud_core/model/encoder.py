@@ -15,13 +15,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from cloud_core.model.heads import HeadSpec, MLMHead, build_head
+from cloud_core.model.run_config import SIZES
 
-SIZES: dict[str, dict[str, int]] = {
-    "tiny": {"n_layers": 4, "d_model": 128, "n_heads": 4, "d_ff": 512},
-    "mini": {"n_layers": 4, "d_model": 256, "n_heads": 4, "d_ff": 1024},
-    "small": {"n_layers": 6, "d_model": 512, "n_heads": 8, "d_ff": 2048},
-    "base": {"n_layers": 12, "d_model": 768, "n_heads": 12, "d_ff": 3072},
-}
 N_SECTIONS = 3
 
 

@@ -115,3 +115,30 @@ class MLMHead(nn.Module):
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.norm(F.gelu(self.dense(hidden))))
+
+
+class DebyeThetaHead(nn.Module):
+    """The CLOUD-DEBYE head (:class:`cloud_core.debye.DebyeHead`) as a registered head kind.
+
+    Its output, shape (B, 1), is the Debye temperature in K (always positive); curves follow from
+    :func:`cloud_core.debye.thermo`. Options: ``theta_scale_K``, ``theta_init_K``, ``theta_min_K``.
+    """
+
+    def __init__(self, spec: HeadSpec, d_model: int) -> None:
+        super().__init__()
+        from cloud_core.debye.head import DebyeHead
+
+        opts = {
+            k: float(v)
+            for k, v in spec.options.items()
+            if k in ("theta_scale_K", "theta_init_K", "theta_min_K")
+        }
+        self.head = DebyeHead(d_model, hidden=spec.hidden or d_model, dropout=spec.dropout, **opts)
+
+    def forward(self, pooled: torch.Tensor) -> torch.Tensor:
+        return self.head(pooled).unsqueeze(-1)
+
+
+@register_head("debye")
+def _debye(spec: HeadSpec, d_model: int) -> nn.Module:
+    return DebyeThetaHead(spec, d_model)

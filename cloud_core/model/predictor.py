@@ -189,18 +189,8 @@ class Predictor:
                 val = raw[:, 0].astype(np.float64)
             cols[t.name] = pa.array(val, pa.float64())
         for name in self._debye:
-            cols["theta_K"] = pa.array(self._theta(name, outputs[name]), pa.float64())
+            cols["theta_K"] = pa.array(outputs[name][:, 0].astype(np.float64), pa.float64())
         if emb is not None:
             d = emb.shape[1]
             cols[EMBEDDING_COLUMN] = pa.FixedSizeListArray.from_arrays(pa.array(emb.reshape(-1)), d)
         return pa.table(cols)  # no targets and no embeddings: a table without columns
-
-    def _theta(self, name: str, raw: np.ndarray) -> np.ndarray:
-        """Debye temperature (K) from the Debye head's raw output, via the head's own mapping."""
-        head = self.model.heads[name]
-        to_theta = getattr(head, "theta_from_output", None)
-        t = torch.from_numpy(raw)
-        if to_theta is None:
-            return raw[:, 0].astype(np.float64)
-        with torch.inference_mode():
-            return to_theta(t).reshape(-1).double().numpy()

@@ -27,7 +27,8 @@ import logging
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, field, fields
+from contextlib import nullcontext
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ from cloud_core.model.checkpoint import load_checkpoint, save_checkpoint
 from cloud_core.model.data import Cursor, ScopeShardStream, read_scopes
 from cloud_core.model.encoder import SIZES, CloudModel, ModelConfig
 from cloud_core.model.masking import IGNORE_INDEX, mask_tokens
+from cloud_core.model.run_config import PretrainConfig, add_pretrain_arguments, pretrain_config_from_args
 from cloud_core.model.train_state import find_state, load_state, lr_at, param_groups, save_state
 from cloud_core.model.vocab import ScopeTokenError, Vocabulary, get_vocabulary
 
@@ -47,50 +49,6 @@ log = logging.getLogger("cloud.pretrain")
 # token categories for the frequency baseline: a masked token of category c is "predicted" as the most
 # frequent training token of category c
 CATEGORIES = ("space_group", "bravais", "point_group", "wyckoff", "element", "digit")
-
-
-@dataclass
-class PretrainConfig:
-    """Settings of one pre-training run (all JSON-serialisable; stored in the state and the checkpoint)."""
-
-    data: list[str]
-    out_dir: str
-    size: str = "tiny"
-    steps: int = 1000
-    batch_size: int = 256
-    lr: float = 3e-4
-    weight_decay: float = 0.01
-    warmup_frac: float = 0.05
-    min_lr_ratio: float = 0.05
-    grad_clip: float = 1.0
-    mask_rate: float = 0.15
-    dropout: float = 0.1
-    max_len: int = 256
-    seed: int = 0
-    column: str = "scope"
-    save_every: int = 500
-    log_every: int = 20
-    eval_data: list[str] = field(default_factory=list)
-    eval_every: int = 0
-    eval_limit: int = 20000
-    device: str = "auto"
-    init: str | None = None
-    stop_after: int | None = None
-    max_minutes: float | None = None
-    threads: int | None = None
-
-    # fields that must not change between a run and its resumption
-    RESUME_KEYS = (
-        "size",
-        "steps",
-        "batch_size",
-        "lr",
-        "seed",
-        "mask_rate",
-        "max_len",
-        "dropout",
-        "warmup_frac",
-    )
 
 
 def token_categories(vocab: Vocabulary) -> np.ndarray:
@@ -196,6 +154,23 @@ def evaluate_mlm(
         },
     }
     return result
+
+
+def micro_batches(lengths: np.ndarray, max_tokens: int) -> list[np.ndarray]:
+    """Split rows into micro-batches of similar length (sorted), each at most ``max_tokens`` padded tokens.
+
+    Gradients of the micro-batches add up to those of the whole batch (the loss is a sum over masked
+    tokens), so this only removes padding work. ``max_tokens <= 0``: one micro-batch.
+    """
+    if max_tokens <= 0 or len(lengths) == 0:
+        return [np.arange(len(lengths))]
+    order = np.argsort(lengths, kind="stable")
+    out, start = [], 0
+    for end in range(1, len(order) + 1):
+        if end == len(order) or (end + 1 - start) * int(lengths[order[end]]) > max_tokens:
+            out.append(order[start:end])
+            start = end
+    return out
 
 
 def _truncate_metrics(path: Path, step: int) -> None:
@@ -322,33 +297,40 @@ def pretrain(cfg: PretrainConfig) -> Path:
             corrupted, labels = mask_tokens(full.input_ids, vocab, rng, cfg.mask_rate)
             n_masked = int((labels != IGNORE_INDEX).sum())
             mine = np.arange(rank, len(encoded), world)
-            width = int(full.lengths[mine].max()) if len(mine) else 1
-            ids = torch.from_numpy(corrupted[mine, :width]).to(device)
-            sec = torch.from_numpy(full.section_ids[mine, :width]).to(device)
-            att = torch.from_numpy(full.attention_mask[mine, :width]).to(device)
-            lab = torch.from_numpy(labels[mine, :width]).to(device)
-            sel = lab != IGNORE_INDEX
             lr = lr_at(step, cfg.steps, cfg.lr, warmup, cfg.min_lr_ratio)
             for g in opt.param_groups:
                 g["lr"] = lr
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
-                res = ddp_model(ids, sec, att, heads=False, mlm_positions=sel)
-            loss_sum = F.cross_entropy(res["mlm_logits"].float(), lab[sel], reduction="sum")
-            loss = loss_sum * (world / max(n_masked, 1))
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            loss_sum = torch.zeros((), device=device)
+            micro = micro_batches(full.lengths[mine], cfg.micro_batch_tokens)
+            for k, rows in enumerate(micro):
+                sub = mine[rows]
+                width = int(full.lengths[sub].max())
+                ids = torch.from_numpy(corrupted[sub, :width]).to(device)
+                sec = torch.from_numpy(full.section_ids[sub, :width]).to(device)
+                att = torch.from_numpy(full.attention_mask[sub, :width]).to(device)
+                lab = torch.from_numpy(labels[sub, :width]).to(device)
+                sel = lab != IGNORE_INDEX
+                # gradients are all-reduced once, on the last micro-batch
+                sync = nullcontext() if not distributed or k == len(micro) - 1 else ddp_model.no_sync()
+                with sync:
+                    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
+                        res = ddp_model(ids, sec, att, heads=False, mlm_positions=sel)
+                    part = F.cross_entropy(res["mlm_logits"].float(), lab[sel], reduction="sum")
+                    (part * (world / max(n_masked, 1))).backward()
+                loss_sum = loss_sum + part.detach()
+            loss = loss_sum * (world / max(n_masked, 1))
             gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             opt.step()
             step += 1
             cursor = next_cursor
-            if metrics is not None and (step % cfg.log_every == 0 or step == cfg.steps):
-                loss_val = float(loss.detach()) / world
+            if step % cfg.log_every == 0 or step == cfg.steps:
+                t = loss.detach().clone() / world
                 if distributed:
                     import torch.distributed as dist
 
-                    t = loss.detach().clone() / world
-                    dist.all_reduce(t)
-                    loss_val = float(t)
+                    dist.all_reduce(t)  # every rank takes part; the mean loss over the global batch
+                loss_val = float(t)
                 elapsed = time.monotonic() - t0
                 rec = {
                     "step": step,
@@ -361,14 +343,10 @@ def pretrain(cfg: PretrainConfig) -> Path:
                     "elapsed_s": round(elapsed, 2),
                     "structures_per_s": round((step - started_at) * cfg.batch_size / max(elapsed, 1e-9), 1),
                 }
-                metrics.write(json.dumps(rec) + "\n")
-                metrics.flush()
-                log.info("step %d/%d loss %.4f lr %.2e", step, cfg.steps, loss_val, lr)
-            elif distributed and step % cfg.log_every == 0:
-                import torch.distributed as dist
-
-                t = loss.detach().clone() / world
-                dist.all_reduce(t)
+                if metrics is not None:
+                    metrics.write(json.dumps(rec) + "\n")
+                    metrics.flush()
+                    log.info("step %d/%d loss %.4f lr %.2e", step, cfg.steps, loss_val, lr)
             if is_main and eval_scopes and cfg.eval_every and step % cfg.eval_every == 0:
                 evaluation = evaluate_mlm(model, eval_scopes, token_counts, device=device)
                 metrics.write(json.dumps({"step": step, "eval": evaluation}) + "\n")
@@ -399,47 +377,14 @@ def pretrain(cfg: PretrainConfig) -> Path:
 
 
 # ---------------------------------------------------------------------- command line
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    """Arguments shared by ``cloud pretrain`` and ``python -m cloud_core.model.pretrain``."""
-    d = {f.name: f.default for f in fields(PretrainConfig) if not callable(f.default)}
-    p.add_argument("data", nargs="+", help="Parquet shards, directories or globs with a 'scope' column")
-    p.add_argument("--out", dest="out_dir", required=True, help="run directory (state, metrics, checkpoint)")
-    p.add_argument("--size", default=d["size"], choices=sorted(SIZES))
-    for name in (
-        "steps",
-        "batch_size",
-        "save_every",
-        "log_every",
-        "eval_every",
-        "eval_limit",
-        "seed",
-        "max_len",
-    ):
-        p.add_argument(f"--{name.replace('_', '-')}", type=int, default=d[name])
-    for name in ("lr", "weight_decay", "warmup_frac", "min_lr_ratio", "grad_clip", "mask_rate", "dropout"):
-        p.add_argument(f"--{name.replace('_', '-')}", type=float, default=d[name])
-    p.add_argument("--column", default=d["column"])
-    p.add_argument("--eval-data", nargs="*", default=[], help="held-out Parquet with real structures' SCOPE")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--init", default=None, help="continue from this checkpoint's weights")
-    p.add_argument("--stop-after", type=int, default=None, help="stop after this many steps in this run")
-    p.add_argument("--max-minutes", type=float, default=None, help="stop (state saved) after this wall time")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-
-
-def config_from_args(args: argparse.Namespace) -> PretrainConfig:
-    names = {f.name for f in fields(PretrainConfig)}
-    return PretrainConfig(**{k: v for k, v in vars(args).items() if k in names})
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m cloud_core.model.pretrain", description=__doc__.split("\n")[0]
     )
-    add_arguments(parser)
+    add_pretrain_arguments(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
-    path = pretrain(config_from_args(args))
+    path = pretrain(pretrain_config_from_args(args))
     if _dist_info()[0] == 0:
         print(path)
     return 0

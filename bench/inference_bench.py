@@ -1,0 +1,239 @@
+"""Inference throughput of the CLOUD encoder vs a Hugging Face ``BertModel`` of the same size, in one run.
+
+For each size (tiny, mini, small, base) it measures structures/s of
+
+- ``cloud``: :class:`cloud_core.model.Predictor` end to end (tokenisation included) on real SCOPE strings
+  from the pre-training corpus, length-bucketed (float32 on CPU; bf16 autocast on CUDA);
+- ``cloud_pad64``: the same encoder fed pre-tokenised batches padded to 64 tokens (no bucketing), to
+  separate the implementation from the padding;
+- ``hf_bert_pad64``: ``transformers.BertModel`` (SDPA attention) with the same layers/width/heads/FFN and
+  vocabulary, pre-tokenised and padded to 64 tokens (the reference implementation's stack; fp16 on CUDA,
+  float32 on CPU where fp16 has no fast kernels).
+
+Model FLOP utilisation (MFU) = encoder FLOPs of the real tokens x structures/s / peak FLOP/s, where the
+peak on CPU is the float32 matmul rate measured here (2048^3 GEMM) and on CUDA the card's bf16 dense peak
+(set ``CLOUD_BENCH_PEAK_TFLOPS`` to override). Writes ``bench/results/inference_bench.json``.
+
+Needs the ``bench`` extra (``pip install -e .[bench]``: transformers). Run: ``python bench/inference_bench.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from cloud_core.model.checkpoint import CheckpointConfig  # noqa: E402
+from cloud_core.model.encoder import CloudModel, ModelConfig, encoder_flops_per_sequence  # noqa: E402
+from cloud_core.model.predictor import Predictor, available_cores  # noqa: E402
+from cloud_core.model.run_config import SIZES  # noqa: E402
+from cloud_core.model.vocab import get_vocabulary  # noqa: E402
+
+OUT = ROOT / "bench" / "results" / "inference_bench.json"
+CORPUS = ROOT / "data" / "corpora" / "pretrain"
+
+
+def load_scopes(n: int, seed: int = 0) -> list[str]:
+    files = sorted(CORPUS.glob("*.parquet"))
+    if not files:
+        raise SystemExit(f"no corpus shards in {CORPUS}: build them with `cloud build-corpora` first")
+    col = pq.read_table(files[0], columns=["scope"]).column(0).to_pylist()
+    vocab = get_vocabulary()
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in rng.permutation(len(col)):
+        ids = vocab.tokenize(col[i])
+        if len(ids) <= 64:  # the baseline's maximum length
+            out.append(col[i])
+        if len(out) == n:
+            break
+    return out
+
+
+def measure(fn, n_items: int, min_seconds: float, device: torch.device) -> float:
+    """Items/s of ``fn`` (which processes ``n_items``), after one warm-up call, repeated for ``min_seconds``."""
+    fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    done, t0 = 0, time.perf_counter()
+    while True:
+        fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        done += n_items
+        dt = time.perf_counter() - t0
+        if dt >= min_seconds:
+            return done / dt
+
+
+def peak_flops(device: torch.device) -> tuple[float, str]:
+    env = os.environ.get("CLOUD_BENCH_PEAK_TFLOPS")
+    if env:
+        return float(env) * 1e12, "CLOUD_BENCH_PEAK_TFLOPS"
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+        table = {"H100": 989e12, "H200": 989e12, "A100": 312e12, "L4": 121e12}
+        for key, val in table.items():
+            if key in name:
+                return val, f"{key} bf16 dense datasheet"
+        return float("nan"), "unknown card"
+    n = 2048
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    rate = measure(lambda: a @ b, 1, 2.0, device)
+    return 2 * n**3 * rate, f"measured float32 {n}^3 matmul, {torch.get_num_threads()} threads"
+
+
+def hf_model(size: str, vocab_size: int, device: torch.device):
+    from transformers import BertConfig, BertModel
+
+    s = SIZES[size]
+    cfg = BertConfig(
+        vocab_size=vocab_size, hidden_size=s["d_model"], num_hidden_layers=s["n_layers"],
+        num_attention_heads=s["n_heads"], intermediate_size=s["d_ff"], max_position_embeddings=64,
+        attn_implementation="sdpa",
+    )  # fmt: skip
+    model = BertModel(cfg, add_pooling_layer=False).eval().to(device)
+    if device.type == "cuda":
+        model = model.half()
+    return model
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--sizes", nargs="+", default=["tiny", "mini", "small", "base"], choices=sorted(SIZES))
+    p.add_argument("--batch-size", type=int, default=512)
+    p.add_argument("--min-seconds", type=float, default=4.0, help="measure each case at least this long")
+    p.add_argument("--out", default=str(OUT))
+    p.add_argument(
+        "--threads", type=int, default=None, help="torch CPU threads (default: the available cores)"
+    )
+    args = p.parse_args(argv)
+
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    threads = available_cores()
+    torch.set_num_threads(args.threads or threads)
+    torch.manual_seed(0)
+    vocab = get_vocabulary()
+    bs = args.batch_size if device.type == "cpu" else 4096
+    scopes = load_scopes(bs * (1 if device.type == "cpu" else 8))
+    lengths = np.array([len(vocab.tokenize(s)) for s in scopes])
+    peak, peak_src = peak_flops(device)
+    load_before = os.getloadavg()
+    rows = []
+    for size in args.sizes:
+        mcfg = ModelConfig.from_size(size, len(vocab), dropout=0.0, max_len=256)
+        model = CloudModel(mcfg).eval().to(device)
+        predictor = Predictor(model, CheckpointConfig(model=mcfg), "bench", device)
+        flops_real = float(np.mean([encoder_flops_per_sequence(mcfg, int(n)) for n in lengths]))
+        n_params = model.n_params()
+        # ours, end to end, length-bucketed
+        ours = measure(lambda p=predictor: p.predict(scopes, batch_size=bs, embeddings=False), len(scopes),
+                       args.min_seconds, device)  # fmt: skip
+        # ours, padded to 64 like the baseline
+        enc = vocab.encode_batch(scopes)
+        ids = torch.zeros((len(scopes), 64), dtype=torch.long)
+        sec = torch.zeros((len(scopes), 64), dtype=torch.long)
+        att = torch.zeros((len(scopes), 64), dtype=torch.bool)
+        w = enc.input_ids.shape[1]
+        ids[:, :w], sec[:, :w], att[:, :w] = (
+            torch.from_numpy(x) for x in (enc.input_ids, enc.section_ids, enc.attention_mask)
+        )
+        ids, sec, att = ids.to(device), sec.to(device), att.to(device)
+
+        def ours_pad(m=model, ids=ids, sec=sec, att=att):
+            with (
+                torch.inference_mode(),
+                torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"),
+            ):
+                for s in range(0, len(scopes), bs):
+                    m(ids[s : s + bs], sec[s : s + bs], att[s : s + bs])
+
+        pad64 = measure(ours_pad, len(scopes), args.min_seconds, device)
+        del model, predictor
+        hf = hf_model(size, len(vocab), device)
+        mask_long = att.long()
+
+        def hf_run(m=hf, ids=ids, mask_long=mask_long):
+            with torch.inference_mode():
+                for s in range(0, len(scopes), bs):
+                    m(input_ids=ids[s : s + bs], attention_mask=mask_long[s : s + bs])
+
+        base = measure(hf_run, len(scopes), args.min_seconds, device)
+        del hf
+        row = {
+            "size": size,
+            **SIZES[size],
+            "params": n_params,
+            "cloud_structures_per_s": round(ours, 1),
+            "cloud_pad64_structures_per_s": round(pad64, 1),
+            "hf_bert_pad64_structures_per_s": round(base, 1),
+            "speedup_vs_hf": round(ours / base, 2),
+            "encoder_gflop_per_structure": round(flops_real / 1e9, 4),
+            "cloud_mfu": round(flops_real * ours / peak, 4),
+            "hf_bert_mfu": round(flops_real * base / peak, 4),
+        }
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    result = {
+        "device": torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else f"CPU ({platform.processor() or platform.machine()})",
+        "gpu": None if device.type == "cpu" else torch.cuda.get_device_name(device),
+        "gpu_note": "no CUDA device on this machine: CPU only" if device.type == "cpu" else "",
+        "threads": torch.get_num_threads(),
+        "cores_available": threads,
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        "dtype": {
+            "cloud": "bfloat16 autocast" if device.type == "cuda" else "float32",
+            "hf_bert": "float16" if device.type == "cuda" else "float32",
+        },  # fmt: skip
+        "batch_size": bs,
+        "n_structures": len(scopes),
+        "tokens_per_structure": {
+            "mean": round(float(lengths.mean()), 2),
+            "median": float(np.median(lengths)),
+            "max": int(lengths.max()),
+        },  # fmt: skip
+        "peak_flops": peak,
+        "peak_flops_source": peak_src,
+        "torch": torch.__version__,
+        "transformers": __import__("transformers").__version__,
+        "rows": rows,
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    print()
+    print(markdown_table(result))
+    return 0
+
+
+def markdown_table(result: dict) -> str:
+    lines = [
+        f"device: {result['device']}; threads {result['threads']}; batch {result['batch_size']}; "
+        f"{result['tokens_per_structure']['mean']} tokens/structure (mean); load avg {result['load_average_before'][0]}",
+        "",
+        "| size | params | CLOUD (bucketed) /s | CLOUD pad64 /s | HF BERT pad64 /s | speed-up | MFU CLOUD | MFU HF |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in result["rows"]:
+        lines.append(
+            f"| {r['size']} | {r['params']:,} | {r['cloud_structures_per_s']:,} | {r['cloud_pad64_structures_per_s']:,} | "
+            f"{r['hf_bert_pad64_structures_per_s']:,} | {r['speedup_vs_hf']}x | {r['cloud_mfu']:.1%} | {r['hf_bert_mfu']:.1%} |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
