@@ -21,6 +21,7 @@ def test_screen_flow_end_to_end(prefect_server, flow_pool, flow_checkpoint, tmp_
         chunk_size=20,
         top_k=5,
         n_workers=2,
+        local_workers="threads",  # worker processes are exercised by the kill test
     )
     out = screen(params)
     assert out["campaign_id"] == "flow-e2e" and out["n_chunks"] == 4 and out["chunks_run"] == 4
