@@ -142,6 +142,26 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
     elapsed = time.perf_counter() - t0
 
+    # for information: the same agreement if every prototype were encoded at another first tolerance
+    other_symprecs = {}
+    for tol in (0.001, 0.1):
+        ok = 0
+        for entry in prototypes:
+            number, raw = aflow_orbits(entry["tags"]["aflow"], entry["structure"])
+            try:
+                rec = encode(entry["structure"], symprec=tol)
+            except ScopeError:
+                continue
+            if rec.spacegroup != number:
+                continue
+            if raw[0][0] == "*":
+                ours = canonical_orbits(number, [("H", o.letter) for o in rec.orbits])
+                ref = canonical_orbits(number, [("H", letter) for _el, letter in raw])
+            else:
+                ours, ref = rec.orbits, canonical_orbits(number, raw)
+            ok += per_element(ours) == per_element(ref)
+        other_symprecs[str(tol)] = {"agree": ok, "agreement": ok / len(rows)}
+
     n = len(rows)
     agree = sum(r["agree"] for r in rows)
     same_sg = sum(bool(r.get("same_spacegroup")) for r in rows)
@@ -155,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         "same_spacegroup": same_sg,
         "same_spacegroup_fraction": same_sg / n,
         "moyopy_spglib_same_scope": spglib_same,
+        "agreement_at_other_symprecs": other_symprecs,
         "exceptions": exceptions,
         "moyopy_spglib_differences": [r for r in rows if r.get("spglib_same") is False],
         "seconds": round(elapsed, 2),
@@ -170,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"same space group:                  {same_sg:4d}  ({same_sg / n:.2%})")
     print(f"same group + per-element Wyckoff:  {agree:4d}  ({agree / n:.2%})")
     print(f"moyopy and spglib same SCOPE:      {spglib_same:4d}  ({spglib_same / n:.2%})")
+    for tol, res in other_symprecs.items():
+        print(f"  (for information, at symprec {tol}: {res['agree']} agree, {res['agreement']:.2%})")
     for r in exceptions:
         print(f"  exception #{r['index']} {r['aflow']} ({r['formula']}): {r.get('why') or r.get('error')}")
         if "scope" in r:
