@@ -200,3 +200,12 @@ def test_scope_cli_encode(tmp_path) -> None:
     with pytest.raises(SystemExit) as info:
         cli_main(["encode", str(cif), "--symprec", "-1"])
     assert info.value.code == 2
+
+
+def test_scope_oxidation_states_and_ordered_occupancy_are_fine() -> None:
+    plain = rocksalt()
+    decorated = plain.copy()
+    decorated.add_oxidation_state_by_element({"Na": 1, "Cl": -1})
+    assert encode(decorated) == encode(plain)
+    nearly_one = Structure(plain.lattice, [{"Na": 1.0 - 1e-9}, "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    assert encode(nearly_one).to_string() == "221 cP m-3m | Na 1a Cl 1b | Na 1 Cl 1"
