@@ -96,6 +96,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help='JSON mapping kind -> fraction, e.g. \'{"skeleton": 0.6, "unknown": 0.2, ...}\'',
     )
     t.add_argument("--max-tokens", type=int, default=128, help="skip skeletons longer than this many tokens")
+    t.add_argument("--workers", type=int, default=1, help="processes building shards in parallel")
     t.set_defaults(handler=_build_pretrain)
 
 
@@ -267,6 +268,7 @@ def _build_pretrain(args: argparse.Namespace) -> int:
         corpora_dir=corpora,
         heldout_path=heldout,
         progress=lambda done, _total: report(done),
+        workers=args.workers,
     )
     print(file=sys.stderr)
     write_pretrain_provenance(args.out, manifest, heldout if corpora is not None else None)

@@ -475,6 +475,26 @@ class CorpusGenerator:
             return s, kind
 
 
+def _build_shard(
+    cfg: PretrainConfig, i: int, rows: int, train_real: list[str], heldout: set[str], path: Path
+) -> dict[str, Any]:
+    """Draw shard ``i`` (its own RNG, so shards can be built in any order or in parallel) and write it."""
+    gen = CorpusGenerator(cfg, random.Random(f"cloud-pretrain-{cfg.seed}-{i}"), train_real, heldout)
+    scopes, kinds = [], []
+    for _ in range(rows):
+        s, k = gen.row()
+        scopes.append(s)
+        kinds.append(k)
+    _atomic_write(pa.table({"scope": scopes, "kind": kinds}, schema=SHARD_SCHEMA), path, cfg.row_group_size)
+    return {
+        "file": path.name,
+        "rows": rows,
+        "kinds": dict(sorted(Counter(kinds).items())),
+        "distinct": len(set(scopes)),
+        "failures": dict(gen.failures),
+    }
+
+
 def _shard_name(i: int) -> str:
     return f"pretrain-{i:05d}.parquet"
 
@@ -486,6 +506,7 @@ def build_pretrain_corpus(
     corpora_dir: str | Path | None = None,
     heldout_path: str | Path | None = None,
     progress: Callable[[int, int], None] | None = None,
+    workers: int = 1,
 ) -> dict[str, Any]:
     """Write the corpus as Parquet shards under ``out_dir`` (resumable) and return its manifest.
 
@@ -503,6 +524,8 @@ def build_pretrain_corpus(
         Where to write the held-out real structures' strings (default ``<out_dir>_heldout/heldout_real.parquet``).
     progress
         Called with (rows done, rows total) after each shard.
+    workers
+        Processes building shards in parallel (the files are the same whatever the number).
     """
     cfg = cfg or PretrainConfig()
     out = Path(out_dir)
@@ -545,6 +568,7 @@ def build_pretrain_corpus(
             stale.unlink()
     manifest["shards"] = {k: v for k, v in manifest["shards"].items() if int(k) < n_shards}
     done = 0
+    pending: list[tuple[int, int]] = []
     for i in range(n_shards):
         rows = min(cfg.shard_size, cfg.size - i * cfg.shard_size)
         path = out / _shard_name(i)
@@ -556,27 +580,30 @@ def build_pretrain_corpus(
             and pq.ParquetFile(path).metadata.num_rows == rows
         ):
             done += rows
-            continue
-        gen = CorpusGenerator(cfg, random.Random(f"cloud-pretrain-{cfg.seed}-{i}"), train_real, heldout)
-        scopes, kinds = [], []
-        for _ in range(rows):
-            s, k = gen.row()
-            scopes.append(s)
-            kinds.append(k)
-        _atomic_write(
-            pa.table({"scope": scopes, "kind": kinds}, schema=SHARD_SCHEMA), path, cfg.row_group_size
-        )
-        manifest["shards"][str(i)] = {
-            "file": path.name,
-            "rows": rows,
-            "kinds": dict(sorted(Counter(kinds).items())),
-            "distinct": len(set(scopes)),
-            "failures": dict(gen.failures),
-        }
+        else:
+            pending.append((i, rows))
+
+    def record(i: int, entry: dict[str, Any]) -> None:
+        nonlocal done
+        manifest["shards"][str(i)] = entry
         _atomic_json(manifest, manifest_path)
-        done += rows
+        done += entry["rows"]
         if progress is not None:
             progress(done, cfg.size)
+
+    if workers > 1 and len(pending) > 1:
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        with ProcessPoolExecutor(max_workers=min(workers, len(pending))) as pool:
+            futures = {
+                pool.submit(_build_shard, cfg, i, rows, train_real, heldout, out / _shard_name(i)): i
+                for i, rows in pending
+            }
+            for fut in as_completed(futures):
+                record(futures[fut], fut.result())
+    else:
+        for i, rows in pending:
+            record(i, _build_shard(cfg, i, rows, train_real, heldout, out / _shard_name(i)))
     totals: Counter[str] = Counter()
     for e in manifest["shards"].values():
         totals.update(e["kinds"])

@@ -95,10 +95,16 @@ def test_corpus_grammar_kinds_reproducible_and_resumable(tmp_path, small_corpora
     build_pretrain_corpus(out, cfg, corpora_dir=small_corpora, heldout_path=heldout)
     assert [p.read_bytes() for p in _shards(out)] == before
     assert shards[0].stat().st_mtime_ns == mtime0
-    other = build_pretrain_corpus(tmp_path / "other", PretrainConfig(size=1000, shard_size=1000, seed=12))
-    assert other["totals"]["rows"] == 1000
+    other_cfg = PretrainConfig(size=1200, shard_size=600, seed=12)
+    other = build_pretrain_corpus(tmp_path / "other", other_cfg, workers=2)
+    serial = build_pretrain_corpus(tmp_path / "serial", other_cfg, workers=1)
+    assert other["totals"] == serial["totals"] and other["totals"]["rows"] == 1200
+    # shards built in parallel are the same files as shards built one after the other
+    assert [p.read_bytes() for p in _shards(tmp_path / "other")] == [
+        p.read_bytes() for p in _shards(tmp_path / "serial")
+    ]
     assert pq.read_table(_shards(tmp_path / "other")[0]).column("scope").to_pylist() != [
-        r["scope"] for r in rows[:1000]
+        r["scope"] for r in rows[:600]
     ]
 
 
