@@ -44,7 +44,8 @@ def read_structure_file(path: str | os.PathLike[str]) -> Any:
     """
     p = Path(path)
     if not p.is_file():
-        raise ScopeError(ScopeRejectReason.UNREADABLE_FILE, f"no such file: {str(p)!r}")
+        what = "a directory, not a file" if p.is_dir() else "no such file"
+        raise ScopeError(ScopeRejectReason.UNREADABLE_FILE, f"{what}: {str(p)!r}")
     errors: list[str] = []
     from pymatgen.core import Structure
 
