@@ -475,6 +475,20 @@ class CorpusGenerator:
             return s, kind
 
 
+def scope_fingerprint(n: int = 400) -> str:
+    """A hash of how :mod:`cloud_core.scope` canonicalises a fixed probe set of skeletons.
+
+    Stored with the corpus settings, so that a change of the canonical form (new relabelings, another element
+    order) makes a rerun rebuild every shard instead of keeping strings that are no longer canonical.
+    """
+    probe = ("Li", "Mg", "Al", "Si", "P", "S", "Cl", "O")
+    h = hashlib.sha256()
+    for i, sk in enumerate(load_skeletons()[:: max(1, len(load_skeletons()) // n)]):
+        elements = [probe[(i + j) % len(probe)] for j in range(len(sk.letters))]
+        h.update(skeleton_scope(sk, elements).encode())
+    return h.hexdigest()[:16]
+
+
 def _build_shard(
     cfg: PretrainConfig, i: int, rows: int, train_real: list[str], heldout: set[str], path: Path
 ) -> dict[str, Any]:
@@ -552,14 +566,19 @@ def build_pretrain_corpus(
         )
         _atomic_write(table, hp, cfg.row_group_size)
     manifest_path = out / MANIFEST
-    settings = {**cfg.to_dict(), "real_train": len(train_real), "real_heldout": len(heldout_rows)}
+    settings = {
+        **cfg.to_dict(),
+        "real_train": len(train_real),
+        "real_heldout": len(heldout_rows),
+        "scope_fingerprint": scope_fingerprint(),
+    }
     manifest: dict[str, Any] = {"settings": settings, "shards": {}}
     if manifest_path.is_file():
         old = json.loads(manifest_path.read_text())
         if old.get("settings") == settings:
             manifest = old
         else:
-            log.warning("settings changed: rebuilding every shard in %s", out)
+            log.warning("settings or SCOPE's canonical form changed: rebuilding every shard in %s", out)
             for p in out.glob("pretrain-*.parquet"):
                 p.unlink()
     n_shards = math.ceil(cfg.size / cfg.shard_size)

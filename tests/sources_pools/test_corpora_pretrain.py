@@ -18,6 +18,7 @@ from screening.corpora.pretrain import (
     ion_tables,
     iter_scopes,
     load_skeletons,
+    scope_fingerprint,
     skeleton_scope,
 )
 from screening.corpora.structures import build_structure_corpora
@@ -117,6 +118,10 @@ def test_bad_config():
 
 def test_committed_corpus_matches_manifest_and_provenance():
     manifest = json.loads((PRETRAIN / "manifest.json").read_text())
+    assert manifest["settings"]["scope_fingerprint"] == scope_fingerprint(), (
+        "cloud_core.scope canonicalises differently from when the bundled corpus was built: "
+        "rebuild it with `cloud build-pretrain-corpus --workers 2`"
+    )
     shards = _shards(PRETRAIN)
     assert len(shards) == len(manifest["shards"])
     total = 0
