@@ -362,7 +362,11 @@ def pretrain(cfg: PretrainConfig) -> Path:
         save()
         raise
     save()
-    if is_main and eval_scopes:
+    if (
+        is_main
+        and eval_scopes
+        and not (cfg.eval_every and step % cfg.eval_every == 0 and evaluation is not None)
+    ):
         evaluation = evaluate_mlm(model, eval_scopes, token_counts, device=device)
         metrics.write(json.dumps({"step": step, "eval": evaluation}) + "\n")
     if metrics is not None:

@@ -143,3 +143,19 @@ def test_ddp_two_processes_match_one(tmp_path):
         torch.testing.assert_close(s1[k], s2[k], rtol=1e-4, atol=1e-5, msg=k)
     # and the runs really trained
     assert not torch.equal(s1["encoder.tok.weight"], CloudModel(m1.cfg).state_dict()["encoder.tok.weight"])
+
+
+def test_masked_token_evaluation_and_frequency_baseline():
+    from cloud_core.model.pretrain import CATEGORIES, evaluate_mlm, token_categories
+
+    vocab = get_vocabulary()
+    scopes = random_scopes(30, seed=4)
+    counts = np.zeros(len(vocab), dtype=np.int64)
+    counts[vocab.index["n:1"]] = 10  # the baseline always guesses digit 1 for a masked digit
+    res = evaluate_mlm(CloudModel(ModelConfig.from_size("tiny", len(vocab))), scopes, counts)
+    assert res["n_structures"] == 30 and res["n_masked"] == sum(c["n"] for c in res["per_category"].values())
+    assert 0.0 <= res["accuracy"] <= 1.0 and set(res["per_category"]) == set(CATEGORIES)
+    digit = res["per_category"]["digit"]
+    assert digit["n"] > 0 and 0.0 < digit["baseline_accuracy"] <= 1.0
+    cats = token_categories(vocab)
+    assert cats[vocab.index["sg:225"]] == 0 and cats[vocab.index["Fe"]] == 4 and cats[vocab.index["|"]] == -1
