@@ -29,7 +29,7 @@ def worker_env() -> dict[str, str]:
     from prefect.settings import PREFECT_API_URL, PREFECT_HOME
 
     env = {"PREFECT_HOME": str(PREFECT_HOME.value())}
-    url = PREFECT_API_URL.value()
+    url = os.environ.get("PREFECT_API_URL") or PREFECT_API_URL.value()
     if url:
         env["PREFECT_API_URL"] = url
     for key in ("PREFECT_SERVER_ANALYTICS_ENABLED", "DO_NOT_TRACK", "PREFECT_LOGGING_LEVEL", "CLOUD_CONFIG"):
@@ -58,6 +58,7 @@ def local_cluster(
         cls: Any = Nanny
         common["env"] = worker_env()
         common["silence_logs"] = logging.ERROR
+        common["preload"] = ["flows.worker_preload"]
     else:
         from distributed import Worker
 

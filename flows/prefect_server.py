@@ -9,25 +9,40 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+import socket
+from collections.abc import Callable, Iterator
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @contextlib.contextmanager
-def local_prefect_api(timeout_s: int = 90) -> Iterator[str]:
-    """Yield the API URL of the server in use (starting a temporary one if none is configured)."""
+def local_prefect_api(timeout_s: int = 120, on_url: Callable[[str], None] | None = None) -> Iterator[str]:
+    """Yield the API URL of the server in use (starting a temporary one if none is configured).
+
+    ``on_url(url)`` is called as soon as the URL is known and exported, before the server has finished
+    starting, so slow start-up work (a Dask cluster whose workers need the URL) can overlap with it.
+    """
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     url = PREFECT_API_URL.value()
     if url:
+        if on_url is not None:
+            on_url(url)
         yield url
         return
     from prefect.server.api.server import SubprocessASGIServer
 
-    server = SubprocessASGIServer()
-    server.start(timeout=timeout_s)
+    server = SubprocessASGIServer(port=_free_port())
     old = os.environ.get("PREFECT_API_URL")
     os.environ["PREFECT_API_URL"] = server.api_url
     try:
+        if on_url is not None:
+            on_url(server.api_url)
+        server.start(timeout=timeout_s)
         with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
             yield server.api_url
     finally:

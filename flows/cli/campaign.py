@@ -245,18 +245,74 @@ def _run_screen(args: argparse.Namespace, params: Any) -> int:
     from flows.prefect_server import local_prefect_api
 
     print(f"campaign {campaign_id}: results in {store.root}", file=sys.stderr)
-    with local_prefect_api() as api:
-        print(f"Prefect API {api}", file=sys.stderr)
-        from flows.screen import screen
+    cluster = _ClusterStarter(params)
+    try:
+        # the local Dask cluster starts (workers importing the pipeline) while the Prefect server starts
+        with local_prefect_api(on_url=cluster.start) as api:
+            print(f"Prefect API {api}", file=sys.stderr)
+            from flows.screen import screen
 
-        logging.getLogger("distributed").setLevel(logging.ERROR)  # worker start/stop chatter
-        with _Progress(store, campaign_id, enabled=not args.no_progress):
-            summary = screen(params)
-    seconds = time.perf_counter() - t0
+            logging.getLogger("distributed").setLevel(logging.ERROR)  # worker start/stop chatter
+            params = cluster.wait(params)
+            with _Progress(store, campaign_id, enabled=not args.no_progress):
+                summary = screen(params)
+            seconds = time.perf_counter() - t0
+            _print_summary(args, params, store, campaign_id, summary, seconds)
+    finally:
+        cluster.close()
+    return 0
+
+
+class _ClusterStarter:
+    """Starts the campaign's local Dask cluster in a background thread (unless an address is given)."""
+
+    def __init__(self, params: Any) -> None:
+        self.params = params
+        self.cluster = None
+        self.error: BaseException | None = None
+        self.thread: threading.Thread | None = None
+
+    def start(self, api_url: str) -> None:
+        if self.params.dask_address:
+            return
+
+        def run() -> None:
+            try:
+                from flows.dask_cluster import local_cluster
+
+                self.cluster = local_cluster(
+                    self.params.n_workers,
+                    processes=self.params.local_workers == "processes",
+                    gpu_resource=self.params.gpu_resource,
+                )
+            except BaseException as exc:  # reported in wait()
+                self.error = exc
+
+        self.thread = threading.Thread(target=run, name="dask-cluster-start", daemon=True)
+        self.thread.start()
+
+    def wait(self, params: Any) -> Any:
+        if self.thread is None:
+            return params
+        self.thread.join()
+        if self.error is not None:
+            raise RuntimeError(f"could not start the local Dask cluster: {self.error}") from self.error
+        return params.model_copy(update={"dask_address": self.cluster.scheduler_address})
+
+    def close(self) -> None:
+        if self.thread is not None:
+            self.thread.join()
+        if self.cluster is not None:
+            self.cluster.close(timeout=30)
+
+
+def _print_summary(
+    args: argparse.Namespace, params: Any, store: Any, campaign_id: str, summary: dict, seconds: float
+) -> None:
     summary["wall_seconds"] = seconds
     if args.json:
         print(json.dumps(summary, default=str, indent=1))
-        return 0
+        return
     top = summary["top"]
     print()
     print(f"Top {len(top)} of campaign {campaign_id} "
@@ -276,9 +332,9 @@ def _run_screen(args: argparse.Namespace, params: Any) -> int:
         print(f"Cv plot:  {summary['artifacts']}")
     print(f"more:     cloud top --campaign {campaign_id} --where 'theta_K>400'")
     print(
-        f"          cloud query \"SELECT stage, reason, count(*) FROM rejects WHERE campaign_id = '{campaign_id}' GROUP BY ALL\""
+        f"          cloud query \"SELECT stage, reason, count(*) FROM rejects WHERE campaign_id = '{campaign_id}' GROUP BY ALL\"",
+        flush=True,
     )
-    return 0
 
 
 # ------------------------------------------------------------------------------------------- handlers
