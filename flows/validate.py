@@ -23,9 +23,7 @@ def _leader_structures(store: Any, campaign_id: str, wanted: set[str]) -> tuple[
     from screening.sources.candidate import candidates_from_table
 
     manifest = store.read_manifest(campaign_id).to_pydict()
-    chunks = {
-        c for cid, c in zip(manifest["candidate_id"], manifest["chunk_id"], strict=True) if cid in wanted
-    }
+    chunks = {c for cid, c in zip(manifest["candidate_id"], manifest["chunk_id"], strict=True) if cid in wanted}
     items, rejects, found = [], [], set()
     for chunk in sorted(chunks):
         table = store.read_input(campaign_id, chunk)
@@ -36,25 +34,13 @@ def _leader_structures(store: Any, campaign_id: str, wanted: set[str]) -> tuple[
                 continue
             found.add(cand.id)
             if cand.structure is None:
-                rejects.append(
-                    {
-                        "id": cand.id,
-                        "stage": "phonon",
-                        "reason": "no_structure",
-                        "message": "composition-only candidate: phonons need a structure",
-                    }
-                )
+                rejects.append({"id": cand.id, "stage": "phonon", "reason": "no_structure",
+                                "message": "composition-only candidate: phonons need a structure"})
             else:
                 items.append((cand.id, cand.structure))
     for cid in sorted(wanted - found):
-        rejects.append(
-            {
-                "id": cid,
-                "stage": "phonon",
-                "reason": "no_structure",
-                "message": "candidate has no stored structure in this campaign",
-            }
-        )
+        rejects.append({"id": cid, "stage": "phonon", "reason": "no_structure",
+                        "message": "candidate has no stored structure in this campaign"})
     return items, rejects
 
 
@@ -71,9 +57,7 @@ def _predicted_theta(store: Any, campaign_id: str, ids: list[str]) -> dict[str, 
 
 
 @task(name="phonon-validate", cache_policy=NONE)
-def validate_leaders(
-    results_dir: str, campaign_id: str, candidate_ids: list[str], torch_threads: int = 1
-) -> dict:
+def validate_leaders(results_dir: str, campaign_id: str, candidate_ids: list[str], torch_threads: int = 1) -> dict:
     """Phonon-validate ``candidate_ids`` of a campaign; returns where the table is and a summary."""
     from screening.phonons.validate import validate
     from screening.store import ResultsStore
@@ -90,9 +74,8 @@ def validate_leaders(
     items, rejects = _leader_structures(store, campaign_id, wanted)
     theta = _predicted_theta(store, campaign_id, sorted(wanted))
     logger.info("phonon validation of %d leaders (%d without structure)", len(items), len(rejects))
-    table, stage_rejects = validate(
-        items, theta, temperatures=temps, campaign_id=campaign_id, torch_threads=torch_threads
-    )
+    table, stage_rejects = validate(items, theta, temperatures=temps, campaign_id=campaign_id,
+                                    torch_threads=torch_threads)
     rejects += [j.to_dict() for j in stage_rejects]
     out_dir = Path(store.layout.campaign_dir(campaign_id))
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -102,18 +85,9 @@ def validate_leaders(
     tmp.replace(path)
     rej_path = out_dir / PHONON_VALIDATION_REJECTS_FILE
     tmp = out_dir / f".{PHONON_VALIDATION_REJECTS_FILE}.tmp"
-    pq.write_table(
-        pa.Table.from_pylist(
-            rejects, schema=pa.schema([(k, pa.string()) for k in ("id", "stage", "reason", "message")])
-        ),
-        tmp,
-    )
+    pq.write_table(pa.Table.from_pylist(rejects, schema=pa.schema([(k, pa.string()) for k in
+                                                                    ("id", "stage", "reason", "message")])), tmp)
     tmp.replace(rej_path)
     n_unstable = sum(not s for s in table.column("dynamically_stable").to_pylist())
-    return {
-        "path": str(path),
-        "rejects_path": str(rej_path),
-        "n_validated": table.num_rows,
-        "n_unstable": n_unstable,
-        "n_rejected": len(rejects),
-    }
+    return {"path": str(path), "rejects_path": str(rej_path), "n_validated": table.num_rows,
+            "n_unstable": n_unstable, "n_rejected": len(rejects)}

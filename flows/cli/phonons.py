@@ -24,9 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("paths", nargs="+", type=Path, help="CIF/POSCAR/pymatgen-JSON files")
     p.add_argument("--temps", type=_temps, default=None, help="comma-separated K (default 10..1000 step 10)")
-    p.add_argument(
-        "--supercell-min-length", type=float, default=10.0, help="Angstrom per supercell side (10)"
-    )
+    p.add_argument("--supercell-min-length", type=float, default=10.0, help="Angstrom per supercell side (10)")
     p.add_argument("--model", default="0.3.0", help="CHGNet model shipped in the wheel (0.3.0)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (1)")
     p.add_argument("--out", type=Path, default=None, help="write the results as Parquet here")
@@ -36,16 +34,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     b = subparsers.add_parser(
         "build-phonon-reference", help="(re)build data/phonon_reference from bundled structures (resumable)"
     )
-    b.add_argument(
-        "--limit", type=int, default=None, help="compute the N cheapest candidates (default 120; 0 = all)"
-    )
+    b.add_argument("--limit", type=int, default=None, help="compute the N cheapest candidates (default 120; 0 = all)")
     b.add_argument("--max-sites", type=int, default=20, help="largest primitive cell (20)")
-    b.add_argument(
-        "--out", type=Path, default=None, help="output folder (default <data_dir>/phonon_reference)"
-    )
-    b.add_argument(
-        "--cache", type=Path, default=None, help="resume cache (default <results_dir>/phonon_reference_cache)"
-    )
+    b.add_argument("--out", type=Path, default=None, help="output folder (default <data_dir>/phonon_reference)")
+    b.add_argument("--cache", type=Path, default=None, help="resume cache (default <results_dir>/phonon_reference_cache)")
     b.add_argument("--threads", type=int, default=1, help="torch threads per worker (1)")
     b.add_argument("--workers", type=int, default=1, help="worker processes (1)")
     b.set_defaults(handler=_build)
@@ -53,9 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     z = subparsers.add_parser(
         "phonon-zero-shot", help="Debye curves trained on Cv(300 K) vs the phonon reference at 50-1000 K"
     )
-    z.add_argument(
-        "--reference", type=Path, default=None, help="reference Parquet (default the committed one)"
-    )
+    z.add_argument("--reference", type=Path, default=None, help="reference Parquet (default the committed one)")
     z.add_argument("--out", type=Path, default=Path("bench/results/phonon_zero_shot.json"))
     z.set_defaults(handler=_zero_shot)
 
@@ -94,37 +84,21 @@ def _phonons(args: argparse.Namespace) -> int:
         pq.write_table(results_to_table(results), args.out)
     if args.json:
         out = [
-            {
-                "id": r.id,
-                "formula": r.formula,
-                "temperatures_K": r.temperatures.tolist(),
-                "cv_J_per_molatom_K": r.cv.tolist(),
-                "u_J_per_molatom": r.u.tolist(),
-                "s_J_per_molatom_K": r.s.tolist(),
-                "f_J_per_molatom": r.f.tolist(),
-                "debye_theta_fit_K": r.debye_theta_fit,
-                "dynamically_stable": r.dynamically_stable,
-                "min_frequency_THz": r.min_frequency_thz,
-                **r.provenance(),
-            }
+            {"id": r.id, "formula": r.formula, "temperatures_K": r.temperatures.tolist(),
+             "cv_J_per_molatom_K": r.cv.tolist(), "u_J_per_molatom": r.u.tolist(), "s_J_per_molatom_K": r.s.tolist(),
+             "f_J_per_molatom": r.f.tolist(), "debye_theta_fit_K": r.debye_theta_fit,
+             "dynamically_stable": r.dynamically_stable, "min_frequency_THz": r.min_frequency_thz,
+             **r.provenance()}
             for r in results
         ]
         print(json.dumps({"results": out, "rejects": [j.to_dict() for j in rejects]}, indent=1))
     else:
         import numpy as np
 
-        print(
-            f"{'id':<20}{'formula':<14}{'theta_fit K':>12}{'Cv(300) J/molK':>16}{'stable':>8}{'min f THz':>11}"
-        )
+        print(f"{'id':<20}{'formula':<14}{'theta_fit K':>12}{'Cv(300) J/molK':>16}{'stable':>8}{'min f THz':>11}")
         for r in results:
-            cv300 = (
-                float(np.interp(300.0, r.temperatures, r.cv))
-                if r.temperatures.min() <= 300 <= r.temperatures.max()
-                else float("nan")
-            )
-            print(
-                f"{r.id:<20}{r.formula:<14}{r.debye_theta_fit:>12.1f}{cv300:>16.2f}{r.dynamically_stable!s:>8}{r.min_frequency_thz:>11.3f}"
-            )
+            cv300 = float(np.interp(300.0, r.temperatures, r.cv)) if r.temperatures.min() <= 300 <= r.temperatures.max() else float("nan")
+            print(f"{r.id:<20}{r.formula:<14}{r.debye_theta_fit:>12.1f}{cv300:>16.2f}{r.dynamically_stable!s:>8}{r.min_frequency_thz:>11.3f}")
         for j in rejects:
             print(f"REJECT {j.id}: {j.reason}: {j.message}")
     return 0 if results or not items else 1
@@ -138,15 +112,8 @@ def _build(args: argparse.Namespace) -> int:
     limit = DEFAULT_LIMIT if args.limit is None else (None if args.limit == 0 else args.limit)
     out = args.out or Path(st.data_dir) / "phonon_reference"
     cache = args.cache or Path(st.results_dir) / "phonon_reference_cache"
-    build_reference(
-        out,
-        cache_dir=cache,
-        limit=limit,
-        max_sites=args.max_sites,
-        torch_threads=args.threads,
-        workers=args.workers,
-        log=lambda m: print(m, flush=True),
-    )
+    build_reference(out, cache_dir=cache, limit=limit, max_sites=args.max_sites, torch_threads=args.threads,
+                    workers=args.workers, log=lambda m: print(m, flush=True))
     return 0
 
 
