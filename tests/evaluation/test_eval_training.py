@@ -1,0 +1,79 @@
+"""Multi-task fine-tuning (tiny, a few steps), evaluation through the Predictor, baselines and metrics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from screening.corpora.labels import Task
+from screening.evaluation.baselines import (
+    DummyRegressor,
+    RidgeRegressor,
+    element_fractions,
+    regression_metrics,
+)
+from screening.evaluation.training import (
+    evaluate_on_tables,
+    finetune_multitask,
+    merge_tasks,
+    sample_predictions,
+)
+
+
+def _tables() -> dict[Task, pd.DataFrame]:
+    rng = np.random.default_rng(0)
+    els = ["Li", "Na", "K", "Mg", "Ca", "Al", "Ga", "Si", "Ti", "Fe"]
+    an = ["O", "S", "F", "Cl", "N"]
+    rows = [f"? | - | {a} {i} {b} {j}" for a in els for b in an for i in (1, 2) for j in (1, 3)]
+    e = pd.DataFrame({"scope": rows, "target": rng.normal(-1, 1, len(rows))})
+    k = pd.DataFrame({"scope": rows[::3], "target": rng.normal(2, 0.3, len(rows[::3]))})
+    d = pd.DataFrame({"scope": rows[1::2], "target": rng.uniform(200, 600, len(rows[1::2]))})
+    return {Task.E_FORM: e, Task.LOG10_K_VRH: k, Task.AFLOW_DEBYE: d}
+
+
+def test_merge_tasks_masks_missing_labels():
+    scopes, y, tasks = merge_tasks(_tables())
+    assert len(scopes) == len(set(scopes)) == 200
+    assert tasks == [Task.E_FORM, Task.LOG10_K_VRH, Task.AFLOW_DEBYE]
+    assert np.isfinite(y[:, 0]).all() and np.isnan(y[:, 1]).sum() == 200 - 67
+
+
+def test_finetune_save_evaluate(tmp_path):
+    tables = _tables()
+    ckpt, rec = finetune_multitask(tables, tmp_path / "ck", steps=4, eval_every=2, batch_size=16, seed=1)
+    assert rec["steps"] == 4 and rec["best_step"] in (2, 4) and rec["debye_head"] == "aflow_debye_temperature"
+    m = evaluate_on_tables(ckpt, {t: df.head(20) for t, df in tables.items()})
+    assert set(m) == {"mp_e_form", "log10_k_vrh", "aflow_debye_temperature"}
+    assert all(v["n"] == 20 and v["mae"] > 0 for v in m.values())
+    s = sample_predictions(ckpt, tables, n_per_task=2)
+    assert len(s["scope"]) == 7 and min(s["predictions"]["theta_K"]) > 0  # the Debye head is positive
+    # the same seed and steps give the same model
+    ckpt2, _ = finetune_multitask(tables, tmp_path / "ck2", steps=4, eval_every=2, batch_size=16, seed=1)
+    assert sample_predictions(ckpt2, tables, n_per_task=2) == s
+
+
+def test_finetune_from_pretrained_needs_same_max_len(tmp_path):
+    tables = _tables()
+    ckpt, _ = finetune_multitask(tables, tmp_path / "a", steps=2, eval_every=2, batch_size=8, max_len=32)
+    with pytest.raises(ValueError, match="max_len"):
+        finetune_multitask(tables, tmp_path / "b", init=ckpt, steps=2, batch_size=8, max_len=64)
+    _, rec = finetune_multitask(
+        tables, tmp_path / "c", init=ckpt, steps=2, eval_every=2, batch_size=8, max_len=32
+    )
+    assert rec["init_model_id"]
+
+
+def test_baselines_recover_a_linear_rule():
+    scopes = [f"? | - | Na {i} Cl {j}" for i in range(1, 8) for j in range(1, 8)]
+    x = element_fractions(scopes)
+    assert np.allclose(x.sum(axis=1), 1.0) and x.shape == (49, 118)
+    y = 3.0 * x[:, 10] - 1.0  # Na is Z = 11
+    ridge = RidgeRegressor(alphas=(1e-8,)).fit(x, y)
+    assert regression_metrics(y, ridge.predict(x))["mae"] < 1e-4
+    dummy = DummyRegressor().fit(x, y)
+    assert np.allclose(dummy.predict(x[:3]), y.mean())
+    with pytest.raises(ValueError):
+        regression_metrics(np.zeros(2), np.zeros(3))
+    with pytest.raises(ValueError):
+        DummyRegressor().fit(x[:0], y[:0])
