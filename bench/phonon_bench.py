@@ -55,24 +55,40 @@ def main(argv: list[str] | None = None) -> int:
     settings = PhononSettings()
     rows = []
     load0 = os.getloadavg()[0]
-    print(f"{'structure':<10}{'sites':>6}{'supercell':>10}{'disp':>6}{'steps':>6}{'wall s':>8}{'cpu s':>8}"
-          f"{'relax s':>9}{'forces s':>9}")
+    print(
+        f"{'structure':<10}{'sites':>6}{'supercell':>10}{'disp':>6}{'steps':>6}{'wall s':>8}{'cpu s':>8}"
+        f"{'relax s':>9}{'forces s':>9}"
+    )
     for sid, s in items:
         w0, c0 = time.perf_counter(), time.process_time()
         results, rejects = run_phonon_stage([(sid, s)], settings=settings, potential=potential)
         wall, cpu = time.perf_counter() - w0, time.process_time() - c0
         if rejects:
             print(f"{sid:<10} rejected: {rejects[0].reason}: {rejects[0].message}")
-            rows.append({"id": sid, "n_sites": len(s), "rejected": rejects[0].reason, "wall_s": wall, "cpu_s": cpu})
+            rows.append(
+                {"id": sid, "n_sites": len(s), "rejected": rejects[0].reason, "wall_s": wall, "cpu_s": cpu}
+            )
             continue
         r = results[0]
-        rows.append({
-            "id": sid, "formula": r.formula, "n_sites": r.n_sites, "supercell_atoms": r.supercell_atoms,
-            "n_displacements": r.n_displacements, "relax_steps": r.relax_steps, "wall_s": wall, "cpu_s": cpu,
-            "relax_s": r.seconds_relax, "forces_s": r.seconds_forces, "dynamically_stable": r.dynamically_stable,
-        })
-        print(f"{sid:<10}{r.n_sites:>6}{r.supercell_atoms:>10}{r.n_displacements:>6}{r.relax_steps:>6}{wall:>8.1f}"
-              f"{cpu:>8.1f}{r.seconds_relax:>9.1f}{r.seconds_forces:>9.1f}")
+        rows.append(
+            {
+                "id": sid,
+                "formula": r.formula,
+                "n_sites": r.n_sites,
+                "supercell_atoms": r.supercell_atoms,
+                "n_displacements": r.n_displacements,
+                "relax_steps": r.relax_steps,
+                "wall_s": wall,
+                "cpu_s": cpu,
+                "relax_s": r.seconds_relax,
+                "forces_s": r.seconds_forces,
+                "dynamically_stable": r.dynamically_stable,
+            }
+        )
+        print(
+            f"{sid:<10}{r.n_sites:>6}{r.supercell_atoms:>10}{r.n_displacements:>6}{r.relax_steps:>6}{wall:>8.1f}"
+            f"{cpu:>8.1f}{r.seconds_relax:>9.1f}{r.seconds_forces:>9.1f}"
+        )
     done = [r for r in rows if "rejected" not in r]
     total_wall = sum(r["wall_s"] for r in done)
     total_cpu = sum(r["cpu_s"] for r in done)
@@ -83,8 +99,12 @@ def main(argv: list[str] | None = None) -> int:
         "torch_threads": args.threads,
         "torch": torch.__version__,
         "potential": potential.version,
-        "settings": {"supercell_min_length_A": settings.supercell_min_length, "displacement_A": settings.displacement,
-                     "mesh_length_A": settings.mesh_length, "fmax_eV_per_A": settings.fmax},
+        "settings": {
+            "supercell_min_length_A": settings.supercell_min_length,
+            "displacement_A": settings.displacement,
+            "mesh_length_A": settings.mesh_length,
+            "fmax_eV_per_A": settings.fmax,
+        },
         "model_load_s": load_s,
         "load_average_start": load0,
         "load_average_end": os.getloadavg()[0],
@@ -93,8 +113,10 @@ def main(argv: list[str] | None = None) -> int:
         "structures_per_hour_cpu": 3600.0 * len(done) / total_cpu if total_cpu else None,
         "rows": rows,
     }
-    print(f"\n{len(done)} structures: {summary['structures_per_hour_wall']:.0f}/h wall, "
-          f"{summary['structures_per_hour_cpu']:.0f}/h per CPU-second basis (load average {load0:.1f} at start)")
+    print(
+        f"\n{len(done)} structures: {summary['structures_per_hour_wall']:.0f}/h wall, "
+        f"{summary['structures_per_hour_cpu']:.0f}/h per CPU-second basis (load average {load0:.1f} at start)"
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(summary, indent=2) + "\n")
     print(f"wrote {args.out}")

@@ -81,7 +81,9 @@ def _raw_structures() -> list[tuple[str, str, Structure]]:
                 continue
     with gzip.open(os.path.join(os.path.dirname(protos.__file__), "aflow_prototypes.json.gz"), "rt") as fh:
         for entry in json.load(fh):
-            out.append((f"aflow:{entry['tags']['aflow']}", "aflow-prototype", Structure.from_dict(entry["snl"])))
+            out.append(
+                (f"aflow:{entry['tags']['aflow']}", "aflow-prototype", Structure.from_dict(entry["snl"]))
+            )
     return out
 
 
@@ -94,7 +96,9 @@ def estimate_cost(structure: Structure, settings: PhononSettings) -> float:
 
     mult = supercell_multiples(structure, settings.supercell_min_length)
     unit = PhonopyAtoms(
-        symbols=[s.specie.symbol for s in structure], cell=structure.lattice.matrix, scaled_positions=structure.frac_coords,
+        symbols=[s.specie.symbol for s in structure],
+        cell=structure.lattice.matrix,
+        scaled_positions=structure.frac_coords,
         masses=[float(s.specie.atomic_mass) for s in structure],
     )
     with warnings.catch_warnings():
@@ -148,8 +152,14 @@ def _cached_pool(
         try:
             data = json.loads(path.read_text())
             return [
-                ReferenceCandidate(d["id"], d["source"], Structure.from_dict(d["structure"]), d["n_sites"],
-                                   d["spacegroup"], d["est_cost"])
+                ReferenceCandidate(
+                    d["id"],
+                    d["source"],
+                    Structure.from_dict(d["structure"]),
+                    d["n_sites"],
+                    d["spacegroup"],
+                    d["est_cost"],
+                )
                 for d in data
             ]
         except (json.JSONDecodeError, KeyError, TypeError):
@@ -157,10 +167,21 @@ def _cached_pool(
     log("enumerating the candidate pool (symmetry + displacement count of every bundled structure)")
     pool = reference_candidates(max_sites=max_sites, settings=settings)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps([
-        {"id": c.id, "source": c.source, "structure": c.structure.as_dict(), "n_sites": c.n_sites,
-         "spacegroup": c.spacegroup, "est_cost": c.est_cost} for c in pool
-    ]))
+    tmp.write_text(
+        json.dumps(
+            [
+                {
+                    "id": c.id,
+                    "source": c.source,
+                    "structure": c.structure.as_dict(),
+                    "n_sites": c.n_sites,
+                    "spacegroup": c.spacegroup,
+                    "est_cost": c.est_cost,
+                }
+                for c in pool
+            ]
+        )
+    )
     tmp.replace(path)
     return pool
 
@@ -229,7 +250,8 @@ def build_reference(
     t_start = time.time()
     tag = settings_hash(settings, temps)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    pool = _cached_pool(cache_dir / f"pool-{tag}-{max_sites}.json", max_sites, settings, log)
+    pool_key = f"{max_sites}-{settings.symprec:g}-{settings.supercell_min_length:g}"
+    pool = _cached_pool(cache_dir / f"pool-{pool_key}.json", max_sites, settings, log)
     chosen = pool if limit is None else pool[: max(0, int(limit))]
     log(f"pool: {len(pool)} candidates <= {max_sites} sites; computing {len(chosen)}")
 
@@ -243,7 +265,9 @@ def build_reference(
     cpu0 = time.process_time()
     t_work = time.time()
 
-    def record(i: int, cand: ReferenceCandidate, seconds: float, rows: list[dict], rejects: list[dict]) -> None:
+    def record(
+        i: int, cand: ReferenceCandidate, seconds: float, rows: list[dict], rejects: list[dict]
+    ) -> None:
         msg = ""
         for row in rows:
             row["source"] = src[row["id"]]
@@ -268,7 +292,10 @@ def build_reference(
         # workers compute, this process is the only writer of the cache
         with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as ex:
             futs = {
-                ex.submit(_compute_one, c.id, c.structure.as_dict(), settings, temps, torch_threads): (c, time.time())
+                ex.submit(_compute_one, c.id, c.structure.as_dict(), settings, temps, torch_threads): (
+                    c,
+                    time.time(),
+                )
                 for c in todo
             }
             for i, fut in enumerate(as_completed(futs), start=1):
@@ -292,18 +319,38 @@ def build_reference(
         schema=pa.schema([(k, pa.string()) for k in ("id", "stage", "reason", "message")]),
     )
     pq.write_table(rej_table, out_dir / REJECTS_FILE, compression="zstd")
-    _write_provenance(out_dir, settings, temps, pool, chosen, rows, rej_rows, limit, max_sites, tag,
-                      time.time() - t_start, time.process_time() - cpu0 + cpu_children, workers)
+    _write_provenance(
+        out_dir,
+        settings,
+        temps,
+        pool,
+        chosen,
+        rows,
+        rej_rows,
+        limit,
+        max_sites,
+        tag,
+        time.time() - t_start,
+        time.process_time() - cpu0 + cpu_children,
+        workers,
+    )
     log(f"wrote {path} ({len(rows)} structures, {len(rej_rows)} rejects)")
     return path, len(rows), len(rej_rows)
 
 
 def _compute_one(
-    sid: str, structure: dict[str, Any], settings: PhononSettings, temps: np.ndarray, torch_threads: int | None
+    sid: str,
+    structure: dict[str, Any],
+    settings: PhononSettings,
+    temps: np.ndarray,
+    torch_threads: int | None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
     """One structure through the stage, as cache rows (runs in a worker process or in-process)."""
     results, rejects = run_phonon_stage(
-        [(sid, Structure.from_dict(structure))], settings=settings, temperatures=temps, torch_threads=torch_threads
+        [(sid, Structure.from_dict(structure))],
+        settings=settings,
+        temperatures=temps,
+        torch_threads=torch_threads,
     )
     return [result_to_row(r) for r in results], [j.to_dict() for j in rejects]
 

@@ -61,7 +61,9 @@ class PhononSettings:
     supercell_min_length
         Each supercell lattice vector is at least this long (Angstrom); diagonal multiples of the primitive cell.
     displacement
-        Finite displacement amplitude (Angstrom).
+        Finite displacement amplitude (Angstrom). 0.03, not phonopy's 0.01: CHGNet's float32 forces carry
+        ~1e-3 eV/Angstrom of noise, which at 0.01 Angstrom flags soft crystals (fcc Al, NaCl, CdTe) as unstable;
+        the price is a softer silicon (S(298 K) 22.0 instead of 20.4 J/(mol K); experiment 18.8).
     mesh_length
         phonopy's length-based q-mesh density (Angstrom; mesh numbers = ~length x |b_i|), Gamma-centred.
     symprec
@@ -83,7 +85,7 @@ class PhononSettings:
 
     model_name: str = DEFAULT_MODEL
     supercell_min_length: float = 10.0
-    displacement: float = 0.01
+    displacement: float = 0.03
     mesh_length: float = 80.0
     symprec: float = 1e-3
     fmax: float = 0.01
@@ -186,9 +188,14 @@ def supercell_multiples(structure: Structure, min_length: float) -> tuple[int, i
 
 def _check_input(sid: str, structure: Any, settings: PhononSettings) -> Structure:
     if not isinstance(structure, Structure):
-        raise StageError(PhononRejectReason.NOT_A_STRUCTURE, f"expected a pymatgen Structure, got {type(structure).__name__}")
+        raise StageError(
+            PhononRejectReason.NOT_A_STRUCTURE,
+            f"expected a pymatgen Structure, got {type(structure).__name__}",
+        )
     if not structure.is_ordered:
-        raise StageError(PhononRejectReason.DISORDERED, "partial occupancies: phonons need an ordered structure")
+        raise StageError(
+            PhononRejectReason.DISORDERED, "partial occupancies: phonons need an ordered structure"
+        )
     prim = structure.get_primitive_structure(tolerance=0.05).get_reduced_structure()
     if len(prim) > settings.max_sites:
         raise StageError(
@@ -203,7 +210,9 @@ def _check_input(sid: str, structure: Any, settings: PhononSettings) -> Structur
     return prim
 
 
-def relax_structure(structure: Structure, potential: Potential, settings: PhononSettings) -> tuple[Structure, float, int]:
+def relax_structure(
+    structure: Structure, potential: Potential, settings: PhononSettings
+) -> tuple[Structure, float, int]:
     """Relax positions (and cell) keeping the space group (ASE ``FixSymmetry``), FIRE to ``fmax``.
 
     Returns
@@ -280,10 +289,13 @@ def phonon_thermodynamics(
         supercells = ph.supercells_with_displacements
         lattice = ph.supercell.cell
         displaced = [
-            Structure(lattice, sc.symbols, sc.scaled_positions, coords_are_cartesian=False) for sc in supercells
+            Structure(lattice, sc.symbols, sc.scaled_positions, coords_are_cartesian=False)
+            for sc in supercells
         ]
     except Exception as exc:
-        raise StageError(PhononRejectReason.PHONOPY_FAILED, f"displacements: {type(exc).__name__}: {exc}") from exc
+        raise StageError(
+            PhononRejectReason.PHONOPY_FAILED, f"displacements: {type(exc).__name__}: {exc}"
+        ) from exc
 
     t1 = time.perf_counter()
     try:
@@ -296,7 +308,9 @@ def phonon_thermodynamics(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             f_arr = np.asarray(forces, dtype=float)
-            f_arr -= f_arr.mean(axis=1, keepdims=True)  # remove the spurious net force (drift) of each snapshot
+            f_arr -= f_arr.mean(
+                axis=1, keepdims=True
+            )  # remove the spurious net force (drift) of each snapshot
             ph.forces = f_arr
             ph.produce_force_constants()
             ph.symmetrize_force_constants()
@@ -322,7 +336,14 @@ def phonon_thermodynamics(
     weights = np.asarray(ph.mesh.weights, dtype=float)
     real = np.where(freqs > 0, freqs, 0.0)
     thz_to_ev = 4.135667696e-3
-    zpe = float((weights[:, None] * real).sum() / weights.sum()) * 0.5 * thz_to_ev * EV_TO_KJ_PER_MOL * 1000.0 / n
+    zpe = (
+        float((weights[:, None] * real).sum() / weights.sum())
+        * 0.5
+        * thz_to_ev
+        * EV_TO_KJ_PER_MOL
+        * 1000.0
+        / n
+    )
 
     min_freq = float(freqs.min())
     imaginary = freqs < -settings.imaginary_tolerance_thz
@@ -401,7 +422,9 @@ def run_phonon_stage(
         On a bad temperature grid or a model that cannot be loaded (wrong as a whole, not per structure).
     """
     settings = settings or PhononSettings()
-    temps = default_temperatures() if temperatures is None else np.asarray(temperatures, dtype=float).reshape(-1)
+    temps = (
+        default_temperatures() if temperatures is None else np.asarray(temperatures, dtype=float).reshape(-1)
+    )
     if temps.size == 0 or not np.all(np.isfinite(temps)) or np.any(temps < 0):
         raise ValueError("temperatures must be a non-empty list of finite values >= 0 K")
     set_torch_threads(torch_threads)
@@ -433,8 +456,12 @@ def _run_items(
         except Exception as exc:  # a bug or a library failure on one structure must not stop the batch
             log.exception("phonon stage failed on %s", sid)
             rejects.append(
-                Reject(id=str(sid), stage=STAGE, reason=PhononRejectReason.PHONOPY_FAILED.value,
-                       message=f"unexpected {type(exc).__name__}: {exc}")
+                Reject(
+                    id=str(sid),
+                    stage=STAGE,
+                    reason=PhononRejectReason.PHONOPY_FAILED.value,
+                    message=f"unexpected {type(exc).__name__}: {exc}",
+                )
             )
         if progress is not None:
             progress(i, len(items), str(sid))
