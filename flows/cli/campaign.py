@@ -338,12 +338,36 @@ def _print_summary(
 
 
 # ------------------------------------------------------------------------------------------- handlers
+def _clear_errors(fn):
+    """Report the errors a user can fix (bad input, missing files, a running or changed campaign) in one line."""
+
+    def wrapped(args: argparse.Namespace) -> int:
+        from pydantic import ValidationError
+
+        from screening.campaign.plan import CampaignParametersChanged
+        from screening.store import CampaignLockedError
+
+        try:
+            return fn(args)
+        except (FileNotFoundError, CampaignLockedError, CampaignParametersChanged, ValidationError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+
+    wrapped.__name__ = fn.__name__
+    return wrapped
+
+
+@_clear_errors
 def _cmd_screen(args: argparse.Namespace) -> int:
     source = {"kind": args.source, "path": args.path, "limit": args.limit, "offset": args.offset,
               "size": args.size, "seed": args.seed, "query": json.loads(args.query)}  # fmt: skip
     return _run_screen(args, _params_from_args(args, source=source))
 
 
+@_clear_errors
 def _cmd_main(args: argparse.Namespace) -> int:
     from screening.campaign.source_tables import default_pool_path
 

@@ -58,7 +58,7 @@ def _visible_consistent(store: ResultsStore) -> int:
     return got["n"]
 
 
-def test_sigkill_at_four_points_then_exactly_once(prefect_server, flow_pool, flow_checkpoint, tmp_path):
+def test_sigkill_at_three_points_then_exactly_once(prefect_server, flow_pool, flow_checkpoint, tmp_path):
     res = tmp_path / "res"
     store = ResultsStore(res)
     staging = res / "campaigns" / ".staging"
@@ -75,16 +75,12 @@ def test_sigkill_at_four_points_then_exactly_once(prefect_server, flow_pool, flo
     assert store.has_plan(CID) and any(parts.glob("tmp-*"))
     _visible_consistent(store)
 
-    # 3. mid-encode of a later chunk, with some chunks committed
+    # 3. mid-encode of a later chunk (with more chunks committed)
     proc = _start(flow_pool, flow_checkpoint, res, prefect_server, pause=None)
     n0 = len(store.committed_chunks(CID))
     _kill_when(proc, lambda: len(store.committed_chunks(CID)) >= n0 + 2)
     _visible_consistent(store)
 
-    # 4. once more right after a chunk commit
-    proc = _start(flow_pool, flow_checkpoint, res, prefect_server, pause=None)
-    n1 = len(store.committed_chunks(CID))
-    _kill_when(proc, lambda: len(store.committed_chunks(CID)) >= n1 + 1)
     assert len(store.committed_chunks(CID)) < 8, "the campaign finished before the last kill"
 
     # finally: run to the end, and query the store while it writes
