@@ -28,7 +28,7 @@ def worker_env() -> dict[str, str]:
     """Environment for worker processes: Prefect's API URL and home (so they join the flow's server)."""
     from prefect.settings import PREFECT_API_URL, PREFECT_HOME
 
-    env = {"PREFECT_HOME": str(PREFECT_HOME.value())}
+    env = {"PREFECT_HOME": str(PREFECT_HOME.value()), "DASK_LOGGING__DISTRIBUTED": "error"}
     url = os.environ.get("PREFECT_API_URL") or PREFECT_API_URL.value()
     if url:
         env["PREFECT_API_URL"] = url
