@@ -120,3 +120,38 @@ def test_source_errors_are_clear(tmp_path, tiny_checkpoint):
         run_campaign(_params(dup, tiny_checkpoint, tmp_path / "res"))
     with pytest.raises(FileNotFoundError, match="checkpoint"):
         run_campaign(_params(dup, tmp_path / "no-ckpt", tmp_path / "res"))
+
+
+def test_cli_top_and_query_read_the_store(small_pool, tiny_checkpoint, tmp_path, capsys):
+    import json
+
+    from flows.cli import main
+
+    out = run_campaign(
+        _params(small_pool, tiny_checkpoint, tmp_path / "res", chunk_size=30, campaign_id="cli")
+    )
+    res = str(tmp_path / "res")
+    assert (
+        main(["top", "--results", res, "-k", "3", "--by", "e_form", "--ascending", "--format", "json"]) == 0
+    )
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["rank"] for r in rows] == [1, 2, 3] and rows[0]["e_form"] <= rows[1]["e_form"] <= rows[2][
+        "e_form"
+    ]
+    assert (
+        main(
+            ["top", "--results", res, "--where", "spacegroup=225", "--where", "n_sites<3", "--format", "csv"]
+        )
+        == 0
+    )
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) > 1 and all(",225," in line for line in lines[1:])
+    assert main(["top", "--results", res, "--where", "bogus>1"]) == 2
+    assert "unknown filter column" in capsys.readouterr().err
+    sql = "SELECT count(*) AS n FROM candidates WHERE campaign_id = $c AND status = $s"
+    assert (
+        main(["query", "--results", res, sql, "--param", "c=cli", "--param", "s=ok", "--format", "json"]) == 0
+    )
+    assert json.loads(capsys.readouterr().out) == [{"n": out.n_candidates - 1}]
+    assert main(["query", "--results", res, "DELETE FROM candidates"]) == 2
+    assert main(["query", "--results", str(tmp_path / "empty"), "SELECT 1"]) == 1
