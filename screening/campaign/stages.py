@@ -8,6 +8,7 @@ runs all steps of a chunk in one process without intermediate files (the one-pro
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -163,8 +164,6 @@ def finalize_stage(
         symprec,
         before,
     )
-    import shutil
-
     shutil.rmtree(w, ignore_errors=True)
     return result.to_dict()
 
