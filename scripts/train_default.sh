@@ -17,7 +17,7 @@ else
     echo "[train] crabnet data not found at $CRAB: using the bundled data/labels"
 fi
 # shellcheck disable=SC2206
-ARGS=(--pretrain-steps 500 --pretrain-minutes 18 --steps 400 --ship-steps 800 --folds 0 1 2 3 4 --seeds 0 1 2
+ARGS=(--pretrain-steps 500 --pretrain-minutes 18 --steps 400 --ship-steps 400 --folds 0 1 2 3 4 --seeds 0 1 2
       --ablation-fold 0 ${CLOUD_TRAIN_ARGS:-})
 nice -n 10 python bench/eval_baselines.py
 for stage in corpus pretrain folds ship report; do

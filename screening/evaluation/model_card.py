@@ -151,7 +151,20 @@ def render(
         secs = sum(r.get("train_seconds", 0.0) for r in cloud.get("runs", []))
         add(
             f"- Evaluation runs: {len(cloud.get('runs', []))} fine-tunings, {_fmt(secs)} s of training in all, on "
-            f"{meta.get('machine', '?')} (torch {meta.get('torch', '?')}, {meta.get('torch_threads', '?')} threads)."
+            f"{meta.get('machine', '?')} (torch {meta.get('torch', '?')}, "
+            f"{cloud.get('protocol', {}).get('threads', '?')} torch thread per run, several runs side by side)."
+        )
+    if cloud and cloud.get("protocol", {}).get("finetune_steps"):
+        pr = cloud["protocol"]
+        add(
+            f"- Each evaluation fine-tuning: {pr['finetune_steps']} steps of batch {pr.get('finetune_batch')}, "
+            f"learning rate {pr.get('finetune_lr')}, size `{pr.get('size')}`; pre-training: "
+            f"{_fmt((pr.get('pretrain') or {}).get('steps'))} steps of batch {pr.get('pretrain_batch')}."
+        )
+    if shipped and shipped.get("train", {}).get("finetune", {}).get("steps"):
+        ft = shipped["train"]["finetune"]
+        add(
+            f"- Shipped model fine-tuning: {ft['steps']} steps of batch {ft.get('batch_size')} (best validation step {ft.get('best_step')})."
         )
     if not shipped and not cloud:
         add("- No training record yet.")
