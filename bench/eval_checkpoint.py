@@ -101,7 +101,9 @@ def stage_pretrain(args: argparse.Namespace) -> Path:
         device="cpu",
         threads=s["threads"],
         max_minutes=args.pretrain_minutes,
-        eval_data=[str(f) for f in sorted((ROOT / "data" / "corpora" / "pretrain_heldout").glob("*.parquet"))],
+        eval_data=[
+            str(f) for f in sorted((ROOT / "data" / "corpora" / "pretrain_heldout").glob("*.parquet"))
+        ],
         eval_limit=5000,
     )
     t0 = time.monotonic()
@@ -233,6 +235,37 @@ def stage_folds(args: argparse.Namespace) -> list[dict]:
 
 
 # ------------------------------------------------------------------------------------------------ ship
+#: label set -> the shipped checkpoint's target name (the names the rest of the system uses)
+SHIPPED_NAMES = {
+    Task.E_FORM.value: "e_form",
+    Task.BAND_GAP.value: "band_gap",
+    Task.LOG10_K_VRH.value: "log10_k_vrh",
+    Task.LOG10_G_VRH.value: "log10_g_vrh",
+    Task.AFLOW_DEBYE.value: "theta",
+}
+
+
+def rename_heads(model, targets, mapping: dict[str, str]):
+    """The same model and targets with heads renamed by ``mapping`` (weights unchanged)."""
+    from dataclasses import replace
+
+    from cloud_core.model import CloudModel, ModelConfig
+
+    d = model.cfg.to_dict()
+    for h in d["heads"]:
+        h["name"] = mapping.get(h["name"], h["name"])
+    new = CloudModel(ModelConfig.from_dict(d))
+    state = {}
+    for k, v in model.state_dict().items():
+        if k.startswith("heads."):
+            _, name, rest = k.split(".", 2)
+            k = f"heads.{mapping.get(name, name)}.{rest}"
+        state[k] = v
+    new.load_state_dict(state)
+    new.eval()
+    return new, [replace(t, name=mapping.get(t.name, t.name)) for t in targets]
+
+
 def stage_ship(args: argparse.Namespace) -> Path:
     from screening.evaluation.training import sample_predictions
 
@@ -256,7 +289,12 @@ def stage_ship(args: argparse.Namespace) -> Path:
     from cloud_core.model.checkpoint import load_checkpoint, save_checkpoint
 
     model, cfg, _ = load_checkpoint(RUNS / "ship" / "checkpoint")
-    model_id = save_checkpoint(SHIP_DIR, model, targets=cfg.targets, provenance=cfg.provenance)
+    model, targets = rename_heads(model, cfg.targets, SHIPPED_NAMES)
+    prov = {
+        **cfg.provenance,
+        "label_sets": {SHIPPED_NAMES.get(t.value, t.value): t.value for t in FINETUNE_TASKS},
+    }
+    model_id = save_checkpoint(SHIP_DIR, model, targets=targets, provenance=prov)
     metrics = {
         "model_id": model_id,
         "meta": run_metadata(),
@@ -363,7 +401,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--steps", type=int, default=600, help="optimiser steps per evaluation fine-tuning")
     p.add_argument("--ship-steps", type=int, default=1200, help="optimiser steps of the shipped model")
-    p.add_argument("--only", choices=["pretrained", "scratch"], default=None, help="folds stage: one variant only")
+    p.add_argument(
+        "--only", choices=["pretrained", "scratch"], default=None, help="folds stage: one variant only"
+    )
     p.add_argument("--folds", type=int, nargs="+", default=list(range(N_FOLDS)))
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--ablation-fold", type=int, default=0)
