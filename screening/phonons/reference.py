@@ -81,10 +81,15 @@ def _raw_structures() -> list[tuple[str, str, Structure]]:
                 continue
     with gzip.open(os.path.join(os.path.dirname(protos.__file__), "aflow_prototypes.json.gz"), "rt") as fh:
         for entry in json.load(fh):
-            out.append(
-                (f"aflow:{entry['tags']['aflow']}", "aflow-prototype", Structure.from_dict(entry["snl"]))
-            )
-    return out
+            st = Structure.from_dict(entry["snl"])
+            # one AFLOW label can name several prototypes (A_hR1_166_a: alpha-Po and alpha-Hg)
+            out.append((f"aflow:{entry['tags']['aflow']}:{st.composition.reduced_formula}", "aflow-prototype", st))
+    seen: dict[str, int] = {}
+    unique = []
+    for sid, source, st in out:
+        seen[sid] = seen.get(sid, 0) + 1
+        unique.append((sid if seen[sid] == 1 else f"{sid}#{seen[sid]}", source, st))
+    return unique
 
 
 def estimate_cost(structure: Structure, settings: PhononSettings) -> float:

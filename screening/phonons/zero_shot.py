@@ -5,9 +5,9 @@ paper trains on Cv at 300 K), through the Debye layer; on held-out materials its
 compared with the phonon reference, next to two baselines: Dulong-Petit (Cv = 3R, U = 3RT) and the Debye model
 fed each material's own fitted Debye temperature (the best any one-parameter Debye curve can do).
 
-The predictor here is the CLOUD-DEBYE head (``cloud_core.debye.DebyeHead``, linear) over composition features
-(element-property statistics) instead of CLOUD embeddings, because no CLOUD checkpoint was available; swap the
-features in :func:`fit_theta_regressor` for the model's embeddings to evaluate CLOUD itself.
+The predictor is the CLOUD-DEBYE head (``cloud_core.debye.DebyeHead``, linear) trained on Cv(300 K) over two
+inputs: composition features (element-property statistics) and frozen embeddings of the shipped CLOUD checkpoint
+(SCOPE string of each relaxed structure); the shipped checkpoint's own Debye head is reported too.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ R_GAS = 8.314462618
 EVAL_TEMPERATURES = (50.0, 100.0, 200.0, 300.0, 500.0, 750.0, 1000.0)
 TRAIN_TEMPERATURE = 300.0
 ROWS = ("debye_head_zero_shot", "dulong_petit", "debye_fitted_theta")
+CLOUD_ROWS = ("cloud_embedding_debye_head", "cloud_shipped_theta")
 
 _PROPS = ("Z", "atomic_mass", "X", "row", "group", "atomic_radius", "mendeleev_no", "melting_point")
 
@@ -111,6 +112,25 @@ def fit_theta_regressor(
     return ThetaRegressor(mean=mean, std=std, head=head)
 
 
+def cloud_embeddings(structures_json: Sequence[str]) -> tuple[np.ndarray, np.ndarray, str]:
+    """CLOUD embeddings and the shipped Debye head's theta (K) of relaxed structures, via their SCOPE strings.
+
+    Returns ``(embeddings [N, D], theta_shipped [N], model_id)``; raises if the checkpoint or a SCOPE string
+    is unavailable (the evaluation then reports the CLOUD rows as unavailable).
+    """
+    from pymatgen.core import Structure
+
+    from cloud_core.model.predictor import Predictor
+    from cloud_core.scope import encode
+
+    scopes = [encode(Structure.from_str(sj, fmt="json")).to_string() for sj in structures_json]
+    pred = Predictor.from_checkpoint(None, device="cpu", threads=1)
+    table = pred.predict(scopes, embeddings=True)
+    emb = np.array(table.column("embedding").to_pylist(), dtype=float)
+    theta = np.asarray(table.column("theta_K").to_pylist(), dtype=float)
+    return emb, theta, pred.model_id
+
+
 def _curves(theta: np.ndarray, temps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     import torch
 
@@ -123,12 +143,18 @@ def _curves(theta: np.ndarray, temps: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 
 def evaluate_zero_shot(
-    reference: Path | str, *, test_fraction: float = 0.3, temperatures: Sequence[float] = EVAL_TEMPERATURES
+    reference: Path | str,
+    *,
+    test_fraction: float = 0.3,
+    temperatures: Sequence[float] = EVAL_TEMPERATURES,
+    steps: int = 2000,
+    use_cloud: bool = True,
 ) -> dict[str, Any]:
     """Train on Cv(300 K) of one split, report MAE of Cv(T) and U(T) per temperature on the other.
 
     Materials flagged dynamically unstable or without a Debye fit are left out (their phonon curves sum only the
-    real modes). Returns a JSON-ready dict.
+    real modes). ``steps``: optimiser steps of each Debye head; ``use_cloud``: also evaluate the shipped CLOUD
+    checkpoint (embeddings + its own head). Returns a JSON-ready dict.
     """
     tab = pq.read_table(reference).to_pylist()
     rows = [r for r in tab if r["dynamically_stable"] and r["debye_theta_fit_K"] is not None]
@@ -151,33 +177,56 @@ def evaluate_zero_shot(
     by_id = {r["id"]: r for r in rows}
     train = [by_id[i] for i in train_ids]
     test = [by_id[i] for i in test_ids]
-    f_train = np.array([composition_features(r["formula"]) for r in train])
-    f_test = np.array([composition_features(r["formula"]) for r in test])
     cv300_train = np.array([at(r, "cv_J_per_molatom_K", np.array([TRAIN_TEMPERATURE]))[0] for r in train])
-    reg = fit_theta_regressor(f_train, cv300_train)
-    theta_pred = reg.predict(f_test)
+    cv300_test = np.array([at(r, "cv_J_per_molatom_K", np.array([TRAIN_TEMPERATURE]))[0] for r in test])
     theta_fit = np.array([r["debye_theta_fit_K"] for r in test], dtype=float)
-
     cv_true = np.array([at(r, "cv_J_per_molatom_K", temps) for r in test])
     u_true = np.array([at(r, "u_J_per_molatom", temps) for r in test])
-    cv_pred, u_pred = _curves(theta_pred, temps)
-    cv_fit, u_fit = _curves(theta_fit, temps)
+
+    # predicted Debye temperatures of the test materials, one entry per row of the tables
+    thetas: dict[str, np.ndarray] = {}
+    f_train = np.array([composition_features(r["formula"]) for r in train])
+    f_test = np.array([composition_features(r["formula"]) for r in test])
+    thetas["debye_head_zero_shot"] = fit_theta_regressor(f_train, cv300_train, steps=steps).predict(f_test)
+    cloud_note = "used" if use_cloud else "not requested"
+    model_id = None
+    try:
+        if use_cloud:
+            emb, theta_ship, model_id = cloud_embeddings([r["structure_json"] for r in train + test])
+            n = len(train)
+            head = fit_theta_regressor(emb[:n], cv300_train, steps=steps)
+            thetas["cloud_embedding_debye_head"] = head.predict(emb[n:])
+            thetas["cloud_shipped_theta"] = theta_ship[n:]
+    except Exception as exc:  # no checkpoint / SCOPE failure: report, keep the other rows
+        cloud_note = f"unavailable: {type(exc).__name__}: {exc}"
+    thetas["debye_fitted_theta"] = theta_fit
+
+    curves = {k: _curves(v, temps) for k, v in thetas.items()}
     cv_dp = np.full_like(cv_true, 3 * R_GAS)
     u_dp = np.broadcast_to(3 * R_GAS * temps, u_true.shape)
 
     def mae(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
         return {f"{t:g}": float(v) for t, v in zip(temps, np.mean(np.abs(a - b), axis=0), strict=True)}
 
-    cv300_test = np.array([at(r, "cv_J_per_molatom_K", np.array([TRAIN_TEMPERATURE]))[0] for r in test])
-    cv300_pred = _curves(theta_pred, np.array([TRAIN_TEMPERATURE]))[0][:, 0]
+    cv300_mae = {
+        k: float(np.mean(np.abs(_curves(v, np.array([TRAIN_TEMPERATURE]))[0][:, 0] - cv300_test)))
+        for k, v in thetas.items()
+    }
+    mae_cv = {k: mae(c[0], cv_true) for k, c in curves.items()}
+    mae_u = {k: mae(c[1], u_true) for k, c in curves.items()}
+    mae_cv["dulong_petit"] = mae(cv_dp, cv_true)
+    mae_u["dulong_petit"] = mae(u_dp, u_true)
     return {
         "reference": str(reference),
         "reference_potential": rows[0]["potential_version"],
-        "predictor": "cloud_core.debye.DebyeHead (linear, softplus theta) over composition features (element-"
-        "property mean/min/max), trained with thermo_loss on phonon Cv at 300 K only; no CLOUD checkpoint was "
-        "available, so these are not CLOUD embeddings",
+        "predictor": "cloud_core.debye.DebyeHead (linear, softplus theta) trained with thermo_loss on phonon Cv at "
+        "300 K only, over composition features and (when the shipped checkpoint loads) over frozen CLOUD embeddings",
         "rows": {
-            "debye_head_zero_shot": "Debye curves from the predicted theta",
+            "debye_head_zero_shot": "DebyeHead on composition features, trained on Cv(300 K) of the train split",
+            "cloud_embedding_debye_head": "DebyeHead on frozen embeddings of the shipped CLOUD checkpoint (SCOPE of "
+            "the relaxed structure), trained on Cv(300 K) of the train split",
+            "cloud_shipped_theta": "the shipped checkpoint's own Debye head (trained on its labels, not on these "
+            "phonons)",
             "dulong_petit": "Cv = 3R, U = 3RT",
             "debye_fitted_theta": "Debye curves from each material's theta fitted to its phonon Cv over 20-300 K",
         },
@@ -188,12 +237,12 @@ def evaluate_zero_shot(
         "split": f"sha256(id) order, test fraction {test_fraction}",
         "temperatures_K": [float(t) for t in temps],
         "units": {"cv": "J/(mol K) per mole of atoms", "u": "J/mol per mole of atoms (zero-point included)"},
-        "mae_cv": {"debye_head_zero_shot": mae(cv_pred, cv_true), "dulong_petit": mae(cv_dp, cv_true),
-                   "debye_fitted_theta": mae(cv_fit, cv_true)},
-        "mae_u": {"debye_head_zero_shot": mae(u_pred, u_true), "dulong_petit": mae(u_dp, u_true),
-                  "debye_fitted_theta": mae(u_fit, u_true)},
-        "cv300_test_mae": float(np.mean(np.abs(cv300_pred - cv300_test))),
-        "theta_test_mae_vs_fit_K": float(np.mean(np.abs(theta_pred - theta_fit))),
+        "cloud_checkpoint": cloud_note,
+        "cloud_model_id": model_id,
+        "mae_cv": mae_cv,
+        "mae_u": mae_u,
+        "cv300_test_mae": cv300_mae,
+        "theta_test_mae_vs_fit_K": {k: float(np.mean(np.abs(v - theta_fit))) for k, v in thetas.items()},
         "test_ids": test_ids,
     }
 
@@ -204,10 +253,12 @@ def format_table(result: dict[str, Any]) -> str:
     out = []
     for key, unit in (("mae_cv", "J/(mol K)"), ("mae_u", "J/mol")):
         out.append(f"{key} [{unit}] n_test={result['n_test']}")
-        out.append(f"{'row':<22}" + "".join(f"{t + ' K':>10}" for t in temps))
-        for row in ROWS:
+        out.append(f"{'row':<28}" + "".join(f"{t + ' K':>10}" for t in temps))
+        for row in (*ROWS, *CLOUD_ROWS):
+            if row not in result[key]:
+                continue
             vals = result[key][row]
-            out.append(f"{row:<22}" + "".join(f"{vals[t]:>10.2f}" if key == "mae_cv" else f"{vals[t]:>10.0f}" for t in temps))
+            out.append(f"{row:<28}" + "".join(f"{vals[t]:>10.2f}" if key == "mae_cv" else f"{vals[t]:>10.0f}" for t in temps))
         out.append("")
     return "\n".join(out)
 
