@@ -92,3 +92,34 @@ def finetune_flow(params: FinetuneParameters) -> str:
         mid = "see the run directory"
     create_markdown_artifact(key="finetune", markdown=f"Checkpoint: `{path}`\n\nModel id: `{mid}`")
     return path
+
+
+class PretrainParameters(BaseModel):
+    """MLM pre-training of the CLOUD encoder on SCOPE shards (see ``cloud pretrain --help``); resumable."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    data: list[str] = Field(..., description="Parquet shards with a 'scope' column.")
+    out_dir: str = Field(..., description="Run directory (state, checkpoints, metrics); rerun to resume.")
+    size: str = Field("tiny", description="Model size: tiny, mini, small, base.")
+    steps: int = Field(1000, ge=1)
+    batch_size: int = Field(256, ge=1)
+    lr: float = Field(3e-4, gt=0)
+    max_minutes: float | None = Field(None, gt=0, description="Stop (resumably) after this many minutes.")
+    device: str = "auto"
+
+
+@task(name="pretrain", cache_policy=NONE)
+def pretrain_task(params: PretrainParameters) -> str:
+    from cloud_core.model.pretrain import pretrain
+    from cloud_core.model.run_config import PretrainConfig
+
+    return str(pretrain(PretrainConfig(**params.model_dump())))
+
+
+@flow(name="pretrain", log_prints=True)
+def pretrain_flow(params: PretrainParameters) -> str:
+    """Pre-train (or resume pre-training) and return the checkpoint directory."""
+    path = pretrain_task(params)
+    create_markdown_artifact(key="pretrain", markdown=f"Checkpoint: `{path}`")
+    return path
