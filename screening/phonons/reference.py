@@ -440,6 +440,8 @@ def _write_provenance(
         f"- Last build run: {wall_s / 60:.1f} min wall, {cpu_s / 60:.1f} min CPU ({workers} worker process(es), one "
         f"torch thread each) on a shared 2-core CPU, no GPU (cache tag {tag}; a resumed run counts only its own "
         f"work); pymatgen {pymatgen.core.__version__}, chgnet {chgnet.__version__}.",
+        f"- Per-structure stage wall times (column `seconds`, measured in the worker while the machine was shared): "
+        f"sum {sum(r['seconds'] for r in rows) / 60:.1f} min, median {float(np.median([r['seconds'] for r in rows])) if rows else 0:.1f} s.",
         "",
         "## Rebuild",
         "```",
