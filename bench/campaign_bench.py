@@ -43,7 +43,7 @@ def tiled_pool(n: int, out: Path) -> Path:
         t = base
         if k:
             ids = pc.binary_join_element_wise(t.column("candidate_id"), pa.scalar(f"~r{k}"), "")
-            t = t.set_column(0, "candidate_id", ids)
+            t = t.set_column(0, t.schema.field("candidate_id"), ids.cast(pa.string()))
         parts.append(t)
         k += 1
     table = pa.concat_tables(parts).slice(0, n)
