@@ -10,7 +10,7 @@ Stages (each resumable: a finished stage's output is kept and skipped when run a
               ``metrics.json`` (training record and sample predictions)
 ``report``    ``bench/results/eval_checkpoint.json`` from the finished runs, and the model card
 
-    python bench/eval_checkpoint.py all --budget-minutes 4
+    python bench/eval_checkpoint.py all            # or scripts/train_default.sh (the settings of the shipped model)
 """
 
 from __future__ import annotations
@@ -394,13 +394,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("stage", choices=["corpus", "pretrain", "folds", "ship", "report", "all"])
     p.add_argument("--labels", type=Path, default=default_labels_dir())
     p.add_argument("--size", default="tiny")
-    p.add_argument("--pretrain-steps", type=int, default=1000)
+    p.add_argument("--pretrain-steps", type=int, default=500)
     p.add_argument("--pretrain-batch", type=int, default=128)
     p.add_argument("--pretrain-minutes", type=float, default=None)
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--steps", type=int, default=600, help="optimiser steps per evaluation fine-tuning")
-    p.add_argument("--ship-steps", type=int, default=1200, help="optimiser steps of the shipped model")
+    p.add_argument("--ship-steps", type=int, default=400, help="optimiser steps of the shipped model")
     p.add_argument(
         "--only", choices=["pretrained", "scratch"], default=None, help="folds stage: one variant only"
     )
