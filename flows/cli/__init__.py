@@ -9,8 +9,20 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
+from pathlib import Path
+
+# Offline, project-local Prefect defaults (as scripts/ensure_env.sh sets them), applied before anything imports
+# prefect, so that `cloud ...` run from an activated venv behaves like the README's commands. Users' own
+# settings win.
+_PREFECT_DEFAULTS = {
+    "PREFECT_HOME": str(Path(__file__).resolve().parents[2] / ".prefect"),
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "DO_NOT_TRACK": "1",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "60",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    for key, value in _PREFECT_DEFAULTS.items():
+        os.environ.setdefault(key, value)
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
