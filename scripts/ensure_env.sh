@@ -11,13 +11,17 @@ WANT="$(cat "$ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1)"
 if [ ! -x "$VENV/bin/python" ]; then
     echo "[setup] creating virtual environment in $VENV"
     "$PY" -m venv "$VENV"
-    "$VENV/bin/python" -m pip install -q --upgrade pip
+    "$VENV/bin/python" -m pip install -q --upgrade pip >"$VENV/.pip-upgrade.log" 2>&1 || echo "[setup] (pip upgrade skipped)"
 fi
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
     # torch first, pinned: an unpinned torch pulls a multi-GB CUDA build; 2.13.0 is the local CPU build.
     if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
         echo "[setup] installing torch==${CLOUD_TORCH_VERSION:-2.13.0}"
-        "$VENV/bin/python" -m pip install -q "torch==${CLOUD_TORCH_VERSION:-2.13.0}"
+        if ! "$VENV/bin/python" -m pip install -q "torch==${CLOUD_TORCH_VERSION:-2.13.0}" >"$VENV/.torch-install.log" 2>&1; then
+            grep -v "is ignored: it is neither" "$VENV/.torch-install.log" | tail -20 >&2
+            echo "[setup] torch install failed; full log in $VENV/.torch-install.log" >&2
+            exit 1
+        fi
     fi
     echo "[setup] installing the project and its dependencies (first time ~2 min)"
     LOG="$VENV/.cloud-install.log"
