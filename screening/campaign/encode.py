@@ -9,18 +9,9 @@ import pyarrow as pa
 
 from cloud_core.rejects import Reject
 from screening.campaign.rejects_table import rejects_to_table
+from screening.store.schemas import ENCODED_FIELDS
 
-ENCODED_SCHEMA = pa.schema(
-    [
-        pa.field("candidate_id", pa.string(), nullable=False),
-        pa.field("source", pa.string()),
-        pa.field("formula", pa.string()),
-        pa.field("scope", pa.string()),
-        pa.field("spacegroup", pa.int32()),
-        pa.field("n_sites", pa.int32()),
-        pa.field("scope_backend", pa.string()),
-    ]
-)
+ENCODED_SCHEMA = pa.schema(list(ENCODED_FIELDS))
 
 
 class ReadReason(StrEnum):

@@ -19,16 +19,21 @@ _KEY = (
     pa.field("chunk_id", pa.string(), nullable=False),
 )
 
+#: What the encode step knows of a candidate (the encode step's output schema, and part of ``candidates``).
+ENCODED_FIELDS = (
+    pa.field("candidate_id", pa.string(), nullable=False),
+    pa.field("source", pa.string()),
+    pa.field("formula", pa.string()),
+    pa.field("scope", pa.string()),
+    pa.field("spacegroup", pa.int32()),
+    pa.field("n_sites", pa.int32()),
+    pa.field("scope_backend", pa.string()),
+)
+
 CANDIDATES = pa.schema(
     [
         *_KEY,
-        pa.field("candidate_id", pa.string(), nullable=False),
-        pa.field("source", pa.string()),
-        pa.field("formula", pa.string()),
-        pa.field("scope", pa.string()),
-        pa.field("spacegroup", pa.int32()),
-        pa.field("n_sites", pa.int32()),
-        pa.field("scope_backend", pa.string()),
+        *ENCODED_FIELDS,
         pa.field("status", pa.string()),  # "ok" or "rejected"
         *PROVENANCE_FIELDS,
     ]
