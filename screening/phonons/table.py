@@ -55,13 +55,12 @@ PHONON_SCHEMA = pa.schema(
 
 
 def _spacegroup(result: PhononResult) -> int | None:
-    try:
-        import spglib
+    from cloud_core.scope.inputs import to_cell_arrays
+    from cloud_core.scope.symmetry import Backend, find_symmetry
 
-        s = result.relaxed
-        cell = (s.lattice.matrix, s.frac_coords, [site.specie.Z for site in s])
-        ds = spglib.get_symmetry_dataset(cell, symprec=result.settings.symprec)
-        return int(ds.number) if ds is not None else None
+    try:
+        cell = to_cell_arrays(result.relaxed)
+        return find_symmetry(cell, symprec=result.settings.symprec, backend=Backend.SPGLIB, retry=()).spacegroup
     except Exception:  # symmetry is informative here, never a reason to lose a result
         return None
 
