@@ -171,6 +171,27 @@ class ScopeRecord:
         return cls(spacegroup=number, orbits=orbits, stoichiometry=stoichiometry, n_sites=n_sites)
 
 
+def parse_stoichiometry(text: str) -> tuple[tuple[str, int], ...]:
+    """The stoichiometry section of a SCOPE string, checked as :meth:`ScopeRecord.from_string` checks it.
+
+    Reads only the third section (``Fe 2 O 3`` -> ``(("Fe", 2), ("O", 3))``): the symmetry sections are not
+    parsed, which makes it cheap enough for featurising large tables.
+
+    Raises
+    ------
+    ScopeError
+        ``invalid_scope`` when the string has not three sections or its stoichiometry is not canonical.
+    """
+    if not isinstance(text, str):
+        raise ScopeError(ScopeRejectReason.INVALID_SCOPE, f"expected a string, got {type(text).__name__}")
+    sections = text.split(SEPARATOR)
+    if len(sections) != 3:
+        raise ScopeError(
+            ScopeRejectReason.INVALID_SCOPE, f"expected three sections separated by '|': {text!r}"
+        )
+    return _parse_stoichiometry(sections[2].split(), text)
+
+
 def _parse_stoichiometry(tokens: list[str], text: str) -> tuple[tuple[str, int], ...]:
     symbols = element_table()[1]
     counts: dict[str, int] = {}
