@@ -36,7 +36,15 @@ RUNS = ROOT / "runs" / "eval"
 OUT = ROOT / "bench" / "results" / "eval_checkpoint.json"
 SHIP_DIR = ROOT / "cloud_core" / "data" / "checkpoints" / "default"
 #: the fine-tuned targets (Debye temperature as a plain regression target unless a Debye head is wired in)
-FINETUNE_TASKS = (Task.E_FORM, Task.BAND_GAP, Task.LOG10_K_VRH, Task.LOG10_G_VRH, Task.AFLOW_DEBYE)
+FINETUNE_TASKS = (
+    Task.E_FORM,
+    Task.BAND_GAP,
+    Task.LOG10_K_VRH,
+    Task.LOG10_G_VRH,
+    Task.AFLOW_DEBYE,
+    Task.AFLOW_KAPPA,
+    Task.AFLOW_THERMAL_EXPANSION,
+)
 
 
 def _settings(args: argparse.Namespace) -> dict:
@@ -51,6 +59,12 @@ def _settings(args: argparse.Namespace) -> dict:
         "finetune_steps": args.steps,
         "ship_steps": args.ship_steps,
         "threads": 1,
+        "composition": args.composition,
+        "uncertainty": not args.no_uncertainty,
+        "balance_power": args.balance_power,
+        "patience": args.patience,
+        "eval_every": args.eval_every,
+        "init_variant": args.init_variant,
     }
 
 
@@ -174,6 +188,11 @@ def _run_one(job: dict) -> dict:
         lr=job["lr"],
         steps=job["steps"],
         threads=job["threads"],
+        composition=job.get("composition", ""),
+        uncertainty=job.get("uncertainty", False),
+        balance_power=job.get("balance_power", 1.0),
+        patience=job.get("patience"),
+        eval_every=job.get("eval_every", 100),
         provenance={"fold": job["fold"], "variant": job["variant"], "labels_manifest": job["manifest"]},
     )
     seconds = time.monotonic() - t0
@@ -204,14 +223,17 @@ def _jobs(args: argparse.Namespace) -> list[dict]:
         "steps": s["finetune_steps"],
         "threads": s["threads"],
         "manifest": manifest,
+        **{k: s[k] for k in ("composition", "uncertainty", "balance_power", "patience", "eval_every")},
     }
     pre = str(RUNS / "pretrain" / "checkpoint")
     jobs = []
+    main_variant = s["init_variant"]
     for fold in args.folds:
-        jobs.append({**base, "fold": fold, "variant": "pretrained", "seed": 0, "init": pre})
+        init = pre if main_variant == "pretrained" else None
+        jobs.append({**base, "fold": fold, "variant": main_variant, "seed": 0, "init": init})
     for seed in args.seeds:
         for variant in ("pretrained", "scratch"):
-            if variant == "pretrained" and seed == 0 and args.ablation_fold in args.folds:
+            if variant == main_variant and seed == 0 and args.ablation_fold in args.folds:
                 continue
             jobs.append(
                 {
@@ -242,7 +264,11 @@ SHIPPED_NAMES = {
     Task.LOG10_K_VRH.value: "log10_k_vrh",
     Task.LOG10_G_VRH.value: "log10_g_vrh",
     Task.AFLOW_DEBYE.value: "theta",
+    Task.AFLOW_KAPPA.value: "log10_kappa_300K",
+    Task.AFLOW_THERMAL_EXPANSION.value: "thermal_expansion_300K",
 }
+#: suffix of the uncertainty (Laplace scale) heads, renamed with their target
+SCALE_HEAD_SUFFIX = "__logb"
 
 
 def rename_heads(model, targets, mapping: dict[str, str]):
@@ -251,6 +277,7 @@ def rename_heads(model, targets, mapping: dict[str, str]):
 
     from cloud_core.model import CloudModel, ModelConfig
 
+    mapping = {**mapping, **{k + SCALE_HEAD_SUFFIX: v + SCALE_HEAD_SUFFIX for k, v in mapping.items()}}
     d = model.cfg.to_dict()
     for h in d["heads"]:
         h["name"] = mapping.get(h["name"], h["name"])
@@ -263,7 +290,10 @@ def rename_heads(model, targets, mapping: dict[str, str]):
         state[k] = v
     new.load_state_dict(state)
     new.eval()
-    return new, [replace(t, name=mapping.get(t.name, t.name)) for t in targets]
+    return new, [
+        replace(t, name=mapping.get(t.name, t.name), uncertainty=mapping.get(t.uncertainty, t.uncertainty))
+        for t in targets
+    ]
 
 
 def stage_ship(args: argparse.Namespace) -> Path:
@@ -280,9 +310,10 @@ def stage_ship(args: argparse.Namespace) -> Path:
         "threads": s["threads"],
         "manifest": str(Path(args.labels) / "manifest.json"),
         "fold": None,
-        "variant": "pretrained",
+        "variant": s["init_variant"],
         "seed": 0,
-        "init": str(RUNS / "pretrain" / "checkpoint"),
+        "init": str(RUNS / "pretrain" / "checkpoint") if s["init_variant"] == "pretrained" else None,
+        **{k: s[k] for k in ("composition", "uncertainty", "balance_power", "patience", "eval_every")},
         "out": str(RUNS / "ship"),
     }
     result = _run_one(job)
@@ -405,7 +436,15 @@ def main(argv: list[str] | None = None) -> int:
         "--only", choices=["pretrained", "scratch"], default=None, help="folds stage: one variant only"
     )
     p.add_argument("--folds", type=int, nargs="+", default=list(range(N_FOLDS)))
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2])
+    p.add_argument("--init-variant", choices=["pretrained", "scratch"], default="pretrained",
+                   help="the per-fold and shipped runs: from the pre-trained encoder or from scratch")
+    p.add_argument("--composition", default="magpie.csv",
+                   help="element property table of the composition inputs ('' = tokens only)")
+    p.add_argument("--no-uncertainty", action="store_true", help="no Laplace scale heads / *_std columns")
+    p.add_argument("--balance-power", type=float, default=0.5, help="task balance of the row sampling")
+    p.add_argument("--patience", type=int, default=8, help="early stopping: evaluations without improvement")
+    p.add_argument("--eval-every", type=int, default=250, help="validation every N steps")
     p.add_argument("--ablation-fold", type=int, default=0)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--note", default="")

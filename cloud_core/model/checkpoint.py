@@ -51,9 +51,26 @@ class TargetSpec:
     std: float = 1.0
     unit: str = ""
     n_classes: int = 0
+    #: ``"identity"``, or ``"softplus"`` for a property that cannot be negative (band gap, expansion):
+    #: ``value = softplus_5(mean + std * output)`` with ``softplus_5(x) = ln(1 + e^(5x)) / 5``
+    link: str = "identity"
+    #: name of the head predicting ``ln b``, the scale of a Laplace distribution of this target's error (in
+    #: standardised units; for a Debye target, of ``ln theta``); empty = no uncertainty
+    uncertainty: str = ""
+    #: calibration factor on the standard deviation ``sqrt(2) b``, fitted on the validation split
+    std_scale: float = 1.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def value(self, raw: torch.Tensor) -> torch.Tensor:
+        """Regression output (standardised) -> the property in its units (the link applied)."""
+        x = self.mean + self.std * raw
+        if self.link == "softplus":
+            return torch.nn.functional.softplus(x, beta=5.0)
+        if self.link != "identity":
+            raise ValueError(f"unknown link {self.link!r} for target {self.name!r}")
+        return x
 
 
 @dataclass

@@ -8,7 +8,7 @@ an optional MLM head and any number of property heads (see :mod:`cloud_core.mode
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -16,6 +16,9 @@ from torch import nn
 
 from cloud_core.model.heads import HeadSpec, MLMHead, build_head
 from cloud_core.model.run_config import SIZES
+
+if TYPE_CHECKING:
+    from cloud_core.model.composition_inputs import CompositionInputs
 
 N_SECTIONS = 3
 
@@ -34,6 +37,9 @@ class ModelConfig:
     pooling: str = "cls"  # "cls" or "mean"
     mlm_head: bool = True
     size: str = "custom"
+    #: element property table (``cloud_core.composition``, e.g. ``"magpie.csv"``) for the composition inputs
+    #: (:mod:`cloud_core.model.composition_inputs`); empty = tokens only (the first checkpoints)
+    composition: str = ""
     heads: list[HeadSpec] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -115,19 +121,35 @@ class Encoder(nn.Module):
         )
         self.ln_f = nn.LayerNorm(cfg.d_model)
         self.max_len = cfg.max_len
+        self.comp: CompositionInputs | None = None
+        if cfg.composition:
+            from cloud_core.model.composition_inputs import CompositionInputs
+
+            self.comp = CompositionInputs(cfg.d_model, cfg.composition)
 
     def forward(
-        self, input_ids: torch.Tensor, section_ids: torch.Tensor, attention_mask: torch.Tensor | None = None
+        self,
+        input_ids: torch.Tensor,
+        section_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        frac: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Hidden states (batch, length, d_model).
 
         ``attention_mask`` is boolean (batch, length), True on real tokens; ``None`` means no padding.
+        ``frac``: the element tokens' atomic fractions when the model has composition inputs (computed from
+        the ids when not given).
         """
         n = input_ids.shape[1]
         if n > self.max_len:
             raise ValueError(f"sequence of {n} tokens is longer than the model's max_len {self.max_len}")
         pos = torch.arange(n, device=input_ids.device)
-        x = self.drop(self.tok(input_ids) + self.pos(pos)[None] + self.sec(section_ids))
+        x = self.tok(input_ids) + self.pos(pos)[None] + self.sec(section_ids)
+        if self.comp is not None:
+            if frac is None:
+                frac = self.comp.fractions(input_ids, section_ids)
+            x = x + self.comp.token_embedding(input_ids, frac)
+        x = self.drop(x)
         mask = None if attention_mask is None else attention_mask[:, None, None, :]
         for block in self.blocks:
             x = block(x, mask)
@@ -177,8 +199,12 @@ class CloudModel(nn.Module):
             ``hidden`` (B, L, D), ``pooled`` (B, D), ``mlm_logits`` if asked for and, if ``heads``, one entry
             per property head (its raw, standardised output).
         """
-        hidden = self.encoder(input_ids, section_ids, attention_mask)
+        comp = self.encoder.comp
+        frac = None if comp is None else comp.fractions(input_ids, section_ids)
+        hidden = self.encoder(input_ids, section_ids, attention_mask, frac)
         pooled = self.pool(hidden, attention_mask)
+        if comp is not None:
+            pooled = pooled + comp.pooled_summary(input_ids, section_ids, frac)
         out = {"hidden": hidden, "pooled": pooled}
         if mlm_positions is not None:
             out["mlm_logits"] = self.mlm_logits(hidden[mlm_positions])

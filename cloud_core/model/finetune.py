@@ -129,6 +129,12 @@ def _subset(ds: LabelledSet, mask: np.ndarray) -> LabelledSet:
     return LabelledSet([ds.encoded[i] for i in idx], ds.labels[idx], [ds.scopes[i] for i in idx])
 
 
+def _laplace_nll(resid: torch.Tensor, log_b: torch.Tensor) -> torch.Tensor:
+    """Mean Laplace negative log-likelihood (up to ln 2) of residuals given ``ln b`` (clamped for safety)."""
+    log_b = log_b.clamp(-7.0, 5.0)
+    return (resid.abs() * torch.exp(-log_b) + log_b).mean()
+
+
 class MultiTaskLoss:
     """Per-target losses on a batch, with missing labels masked; returns the mean over labelled targets."""
 
@@ -136,6 +142,12 @@ class MultiTaskLoss:
         self.specs = specs
 
     def per_task(self, out: dict[str, torch.Tensor], y: torch.Tensor) -> list[torch.Tensor | None]:
+        """One loss per target (``None`` when the batch has no label for it).
+
+        A target with an uncertainty head adds the Laplace negative log-likelihood ``|r| / b + ln b`` of its
+        (detached) residual ``r``: the scale head learns how large the error is without pulling the mean away
+        from the plain L1 fit.
+        """
         from cloud_core.debye.head import theta_loss
 
         losses: list[torch.Tensor | None] = []
@@ -144,15 +156,28 @@ class MultiTaskLoss:
             pred = out[t.name].float()
             if t.kind == "regression":
                 m = torch.isfinite(col)
-                losses.append(
-                    F.l1_loss(pred[m, 0], (col[m] - t.mean) / t.std, reduction="mean") if m.any() else None
-                )
+                if not m.any():
+                    losses.append(None)
+                    continue
+                z = (t.value(pred[m, 0]) - t.mean) / t.std if t.link != "identity" else pred[m, 0]
+                resid = z - (col[m] - t.mean) / t.std
+                loss = resid.abs().mean()
+                if t.uncertainty:
+                    loss = loss + _laplace_nll(resid.detach(), out[t.uncertainty][m, 0].float())
+                losses.append(loss)
             elif t.kind == "classification":
                 m = torch.isfinite(col) & (col >= 0)
                 losses.append(F.cross_entropy(pred[m], col[m].long()) if m.any() else None)
             elif t.kind == "debye":
                 m = torch.isfinite(col) & (col > 0)
-                losses.append(theta_loss(pred[:, 0], col) if m.any() else None)
+                if not m.any():
+                    losses.append(None)
+                    continue
+                loss = theta_loss(pred[:, 0], col)
+                if t.uncertainty:
+                    resid = torch.log(pred[m, 0]) - torch.log(col[m])
+                    loss = loss + _laplace_nll(resid.detach(), out[t.uncertainty][m, 0].float())
+                losses.append(loss)
             else:  # pragma: no cover
                 raise ValueError(f"no loss for target kind {t.kind!r}")
         return losses
@@ -182,13 +207,13 @@ def evaluate(
     """Validation loss (mean over targets) and per-target MAE in the targets' own units."""
     model.eval()
     cuda = device.type == "cuda"
-    preds = {t.name: [] for t in specs}
+    preds = {name: [] for t in specs for name in (t.name, t.uncertainty) if name}
     order = np.argsort([len(e[0]) for e in ds.encoded], kind="stable")
     for ids, sec, att, _ in _batches(ds, order, batch_size, device):
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
             out = model(ids, sec, att)
-        for t in specs:
-            preds[t.name].append(out[t.name].float().cpu())
+        for name in preds:
+            preds[name].append(out[name].float().cpu())
     y = torch.from_numpy(ds.labels[order])
     out = {k: torch.cat(v) for k, v in preds.items()}
     per = MultiTaskLoss(specs).per_task(out, y)
@@ -201,7 +226,7 @@ def evaluate(
             losses.append(float(loss))
         m = np.isfinite(col)
         if t.kind == "regression" and m.any():
-            value = t.mean + t.std * out[t.name][:, 0].numpy()
+            value = t.value(out[t.name][:, 0]).numpy()
             entry["mae"] = float(np.abs(value[m] - col[m]).mean())
             entry["mad"] = float(np.abs(col[m] - col[m].mean()).mean())
         elif t.kind == "debye" and m.any():

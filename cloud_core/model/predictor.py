@@ -8,6 +8,7 @@ come back in input order.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +24,8 @@ from cloud_core.rejects import Reject
 
 MODEL_ID_COLUMN = "model_id"
 EMBEDDING_COLUMN = "embedding"
+#: suffix of the calibrated standard deviation columns (``e_form_std``, ``theta_K_std``, ...)
+STD_SUFFIX = "_std"
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -82,6 +85,15 @@ class Predictor:
         """Names of the float columns that :meth:`predict` returns (``theta_K`` last when a Debye head exists)."""
         names = [t.name for t in self.config.targets if t.name not in self._debye]
         return names + (["theta_K"] if self._debye else [])
+
+    @property
+    def std_columns(self) -> list[str]:
+        """Names of the ``<target>_std`` columns (calibrated standard deviations) that :meth:`predict` adds."""
+        out = []
+        for t in self.config.targets:
+            if t.uncertainty:
+                out.append(("theta_K" if t.kind == "debye" else t.name) + STD_SUFFIX)
+        return out
 
     @property
     def max_len(self) -> int:
@@ -180,7 +192,7 @@ class Predictor:
                 continue
             raw = outputs[t.name]
             if t.kind == "regression":
-                val = t.mean + t.std * raw[:, 0].astype(np.float64)
+                val = t.value(torch.from_numpy(raw[:, 0].astype(np.float64))).numpy()
             elif t.kind == "classification":
                 z = raw - raw.max(axis=1, keepdims=True)
                 p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
@@ -190,6 +202,17 @@ class Predictor:
             cols[t.name] = pa.array(val, pa.float64())
         for name in self._debye:
             cols["theta_K"] = pa.array(outputs[name][:, 0].astype(np.float64), pa.float64())
+        for t in self.config.targets:  # standard deviations, after all the values
+            if not t.uncertainty:
+                continue
+            sigma = t.std_scale * math.sqrt(2.0) * np.exp(np.clip(outputs[t.uncertainty][:, 0], -7.0, 5.0))
+            if t.kind == "debye":  # sigma of ln theta -> of theta (first order)
+                col = "theta_K"
+                std = sigma * cols[col].to_numpy()
+            else:
+                col = t.name
+                std = sigma * t.std
+            cols[f"{col}{STD_SUFFIX}"] = pa.array(std.astype(np.float64), pa.float64())
         if emb is not None:
             d = emb.shape[1]
             cols[EMBEDDING_COLUMN] = pa.FixedSizeListArray.from_arrays(pa.array(emb.reshape(-1)), d)

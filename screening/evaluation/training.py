@@ -73,6 +73,61 @@ def _batch(vocab, encoded, idx):
     return ids, sec, mask
 
 
+#: label sets whose property cannot be negative: predicted through a softplus link (never below zero)
+NON_NEGATIVE = frozenset({Task.BAND_GAP, Task.AFLOW_THERMAL_EXPANSION})
+
+
+def _balanced_weights(y: np.ndarray, rows: np.ndarray, power: float) -> np.ndarray:
+    """Sampling probabilities of training rows: each task's share ~ n_task^power (0 = equal, 1 = by size)."""
+    lab = np.isfinite(y[rows])
+    n_task = lab.sum(axis=0).clip(min=1)
+    w_task = n_task.astype(float) ** power / n_task  # per labelled row
+    w = (lab * w_task).sum(axis=1)
+    return w / w.sum()
+
+
+def calibrate_std(
+    model, val, specs, *, coverage: float = 0.6827, batch_size: int = 512
+) -> dict[str, dict[str, float]]:
+    """Fit each target's ``std_scale`` on the validation rows: the ``coverage`` quantile of ``|error| / sigma``.
+
+    Sets ``spec.std_scale`` in place and returns per target the scale and the 1- and 2-sigma coverage after
+    scaling (on those same validation rows).
+    """
+    from cloud_core.model.finetune import _batches
+
+    model.eval()
+    order = np.argsort([len(e[0]) for e in val.encoded], kind="stable")
+    outs: dict[str, list[torch.Tensor]] = {}
+    with torch.no_grad():
+        for ids, sec, att, _ in _batches(val, order, batch_size, torch.device("cpu")):
+            out = model(ids, sec, att)
+            for k, v in out.items():
+                if k not in ("hidden", "pooled"):
+                    outs.setdefault(k, []).append(v.float())
+    cat = {k: torch.cat(v) for k, v in outs.items()}
+    y = val.labels[order]
+    result = {}
+    for j, t in enumerate(specs):
+        if not t.uncertainty:
+            continue
+        col = y[:, j]
+        m = np.isfinite(col) & ((col > 0) if t.kind == "debye" else True)
+        if m.sum() < 20:
+            continue
+        sigma = math.sqrt(2.0) * torch.exp(cat[t.uncertainty][:, 0].clamp(-7, 5)).numpy()
+        if t.kind == "debye":
+            err = np.abs(np.log(cat[t.name][:, 0].numpy()) - np.log(np.where(m, col, 1.0)))
+        else:
+            err = np.abs(t.value(cat[t.name][:, 0]).numpy() - col) / t.std
+        z = err[m] / sigma[m]
+        t.std_scale = float(np.quantile(z, coverage))
+        zz = z / t.std_scale
+        result[t.name] = {"std_scale": t.std_scale, "n": int(m.sum()),
+                          "coverage_1sigma": float((zz <= 1).mean()), "coverage_2sigma": float((zz <= 2).mean())}  # fmt: skip
+    return result
+
+
 def finetune_multitask(
     tables: Mapping[Task, pd.DataFrame],
     out: str | Path,
@@ -91,6 +146,11 @@ def finetune_multitask(
     eval_every: int = 100,
     threads: int | None = 1,
     debye_task: Task | None = Task.AFLOW_DEBYE,
+    composition: str = "",
+    uncertainty: bool = False,
+    balance_power: float = 1.0,
+    patience: int | None = None,
+    state_every_minutes: float = 10.0,
     provenance: dict[str, Any] | None = None,
 ) -> tuple[Path, dict[str, Any]]:
     """Fine-tune one multi-task model and save it as a checkpoint at ``out``.
@@ -107,6 +167,19 @@ def finetune_multitask(
         A (pre-trained) checkpoint whose encoder weights start the model; ``None``: random initialisation.
     budget_minutes, steps
         Fix the number of optimiser steps from the time budget (after timing 20 steps) unless ``steps``.
+    composition
+        Element property table of the composition inputs (:mod:`cloud_core.model.composition_inputs`), e.g.
+        ``"magpie.csv"``; empty = tokens only.
+    uncertainty
+        Add a Laplace scale head per target (``<target>__logb``) and calibrate its standard deviation on the
+        validation split (``TargetSpec.std_scale``); the Predictor then adds ``<target>_std`` columns.
+    balance_power
+        Task balance of the row sampling: each task's share of the rows drawn ~ n_task^power (1 = uniform
+        over rows, 0.5 = small tasks drawn far more often than their size, 0 = equal shares).
+    patience
+        Stop after this many evaluations without a better validation loss (``None``: run all steps).
+    state_every_minutes
+        Write a resumable training state (``<out>.state``) at least this often; a rerun resumes from it.
 
     Returns
     -------
@@ -124,7 +197,7 @@ def finetune_multitask(
     from cloud_core.model.checkpoint import save_checkpoint
     from cloud_core.model.finetune import LabelledSet, MultiTaskLoss, hash_split
     from cloud_core.model.finetune import evaluate as evaluate_val
-    from cloud_core.model.train_state import lr_at, param_groups
+    from cloud_core.model.train_state import find_state, load_state, lr_at, param_groups, save_state
 
     if threads:
         torch.set_num_threads(threads)
@@ -148,35 +221,45 @@ def finetune_multitask(
         lab = lab[np.isfinite(lab)]
         if lab.size == 0:
             raise ValueError(f"task {name} has no training labels")
+        unc = f"{name}__logb" if uncertainty else ""
         if task == debye_task:
             med = float(np.median(lab))
-            specs.append(TargetSpec(name, kind="debye", unit=TASKS[task].unit))
+            specs.append(TargetSpec(name, kind="debye", unit=TASKS[task].unit, uncertainty=unc))
             heads.append(HeadSpec(name, kind="debye", options={"theta_init_K": med, "theta_scale_K": med}))
         else:
             std = float(lab.std()) if lab.size > 1 and lab.std() > 0 else 1.0
-            specs.append(TargetSpec(name, mean=float(lab.mean()), std=std, unit=TASKS[task].unit))
+            link = "softplus" if task in NON_NEGATIVE else "identity"
+            specs.append(TargetSpec(name, mean=float(lab.mean()), std=std, unit=TASKS[task].unit, link=link,
+                                    uncertainty=unc))  # fmt: skip
             heads.append(HeadSpec(name))
+        if unc:
+            heads.append(HeadSpec(unc, n_layers=1))
     if init is not None:
         pre, _, init_id = load_checkpoint(init)
         if pre.cfg.max_len != max_len:
             raise ValueError(f"pre-trained max_len {pre.cfg.max_len} differs from {max_len}")
         cfg = ModelConfig.from_dict(
-            {**pre.cfg.to_dict(), "heads": [h.to_dict() for h in heads], "mlm_head": False}
+            {**pre.cfg.to_dict(), "heads": [h.to_dict() for h in heads], "mlm_head": False,
+             "composition": composition}  # fmt: skip
         )
         model = CloudModel(cfg)
-        model.encoder.load_state_dict(pre.encoder.state_dict())
+        missing, unexpected = model.encoder.load_state_dict(pre.encoder.state_dict(), strict=False)
+        if unexpected or any(not k.startswith("comp.") for k in missing):
+            raise ValueError(f"pre-trained encoder does not fit: missing {missing}, unexpected {unexpected}")
         log.info("encoder initialised from %s", init)
     else:
         init_id = None
-        cfg = ModelConfig.from_size(size, len(vocab), max_len=max_len, heads=heads, mlm_head=False)
+        cfg = ModelConfig.from_size(size, len(vocab), max_len=max_len, heads=heads, mlm_head=False,
+                                    composition=composition)  # fmt: skip
         model = CloudModel(cfg)
     opt = torch.optim.AdamW(param_groups(model, weight_decay), lr=lr)
     loss_fn = MultiTaskLoss(specs)
     y_t = torch.from_numpy(y)
+    probs = _balanced_weights(y, tr_idx, balance_power)
 
     def train_step(step: int, total: int) -> float:
         model.train()
-        idx = tr_idx[rng.integers(0, len(tr_idx), batch_size)]
+        idx = tr_idx[rng.choice(len(tr_idx), batch_size, p=probs)]
         ids, sec, mask = _batch(vocab, encoded, idx)
         cur = lr_at(step, total, lr, max(1, int(warmup_frac * total)), 0.02)
         for g in opt.param_groups:
@@ -190,6 +273,20 @@ def finetune_multitask(
 
     t0 = time.monotonic()
     step = 0
+    state_path = Path(str(out).rstrip("/") + ".state")
+    best: tuple[float, dict | None, int, dict | None] = (math.inf, None, 0, None)
+    history: list[dict] = []
+    resumed = find_state(state_path)
+    if resumed is not None:
+        meta, extra = load_state(resumed, model, opt)
+        step, steps, history = int(meta["step"]), int(meta["steps"]), list(meta["history"])
+        rng = np.random.default_rng([seed, step])
+        if "best.json" in meta:
+            best_meta = meta["best.json"]
+            best_state = {k[len("best.") :]: v for k, v in extra.items() if k.startswith("best.")}
+            best = (best_meta["loss"], best_state or None, best_meta["step"], best_meta["maes"])
+        t0 -= float(meta.get("elapsed_s", 0.0))
+        log.info("resumed from %s at step %d/%d", resumed, step, steps)
     if steps is None:  # time 20 steps, then fix the total from the budget
         for _ in range(20):
             train_step(step, 10_000)
@@ -197,8 +294,8 @@ def finetune_multitask(
         per_step = (time.monotonic() - t0) / step
         steps = max(step + 1, int(budget_minutes * 60 / (per_step * 1.1)))  # ~10% for validation passes
         log.info("%.3f s/step -> %d steps in %.1f min", per_step, steps, budget_minutes)
-    best: tuple[float, dict | None, int, dict | None] = (math.inf, None, 0, None)
-    history = []
+    last_state = time.monotonic()
+    stale = 0
     while step < steps:
         loss = train_step(step, steps)
         step += 1
@@ -208,18 +305,29 @@ def finetune_multitask(
             history.append({"step": step, "loss": loss, "val_loss": ev["loss"], "val_mae": maes,
                             "elapsed_s": round(time.monotonic() - t0, 1)})  # fmt: skip
             if ev["loss"] < best[0]:
-                best = (
-                    ev["loss"],
-                    {k: v.detach().clone() for k, v in model.state_dict().items()},
-                    step,
-                    maes,
-                )
-            log.info("step %d/%d loss %.4f val %.4f", step, steps, loss, ev["loss"])
+                best = (ev["loss"], {k: v.detach().clone() for k, v in model.state_dict().items()}, step, maes)
+                stale = 0
+            else:
+                stale += 1
+            log.info("step %d/%d loss %.4f val %.4f %s", step, steps, loss, ev["loss"],
+                     " ".join(f"{k}={v:.4g}" for k, v in maes.items() if v is not None))  # fmt: skip
+            if patience is not None and stale >= patience:
+                log.info("early stop at step %d (best %d)", step, best[2])
+                break
+            if time.monotonic() - last_state > state_every_minutes * 60:
+                extra = {f"best.{k}": v for k, v in (best[1] or {}).items()}
+                meta = {"step": step, "steps": steps, "history": history,
+                        "elapsed_s": time.monotonic() - t0,
+                        "best.json": {"loss": best[0], "step": best[2], "maes": best[3]}}  # fmt: skip
+                save_state(state_path, model, opt, meta, extra)
+                last_state = time.monotonic()
     if best[1] is not None:
         model.load_state_dict(best[1])
     model.eval()
+    calibration = calibrate_std(model, val, specs) if uncertainty else {}
     record = {
         "steps": steps,
+        "steps_done": step,
         "best_step": best[2],
         "best_val_loss": best[0],
         "best_val_mae": best[3],
@@ -227,6 +335,9 @@ def finetune_multitask(
         "lr": lr,
         "seed": seed,
         "init_model_id": init_id,
+        "composition": composition,
+        "balance_power": balance_power,
+        "calibration": calibration,
         "train_rows": int(len(tr_idx)),
         "val_rows": int(len(val_idx)),
         "unencodable_rows": int((~ok).sum()),
@@ -256,8 +367,27 @@ def evaluate_on_tables(
     for task, df in tests.items():
         table = pred.predict(list(df["scope"]))
         col = _prediction_column(pred.config.targets, task.value)
-        out[task.value] = regression_metrics(df["target"].to_numpy(), table.column(col).to_numpy())
+        y, p = df["target"].to_numpy(), table.column(col).to_numpy()
+        out[task.value] = regression_metrics(y, p)
+        if f"{col}_std" in table.column_names:
+            out[task.value].update(uncertainty_metrics(y, p, table.column(f"{col}_std").to_numpy()))
     return out
+
+
+def uncertainty_metrics(y: np.ndarray, pred: np.ndarray, std: np.ndarray) -> dict[str, float]:
+    """Calibration of predicted standard deviations: 1- and 2-sigma coverage, Spearman(sigma, |error|)."""
+    from scipy.stats import spearmanr
+
+    err = np.abs(pred - y)
+    ok = np.isfinite(err) & np.isfinite(std) & (std > 0)
+    err, std = err[ok], std[ok]
+    rho = spearmanr(std, err).statistic if len(err) > 2 else float("nan")
+    return {
+        "coverage_1sigma": float((err <= std).mean()),
+        "coverage_2sigma": float((err <= 2 * std).mean()),
+        "spearman_sigma_error": float(rho),
+        "median_sigma": float(np.median(std)),
+    }
 
 
 def sample_predictions(
