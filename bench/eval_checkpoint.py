@@ -65,6 +65,7 @@ def _settings(args: argparse.Namespace) -> dict:
         "patience": args.patience,
         "eval_every": args.eval_every,
         "init_variant": args.init_variant,
+        "gbm_member": args.gbm_member,
     }
 
 
@@ -193,6 +194,7 @@ def _run_one(job: dict) -> dict:
         balance_power=job.get("balance_power", 1.0),
         patience=job.get("patience"),
         eval_every=job.get("eval_every", 100),
+        gbm_member=job.get("gbm_member", False),
         provenance={"fold": job["fold"], "variant": job["variant"], "labels_manifest": job["manifest"]},
     )
     seconds = time.monotonic() - t0
@@ -223,7 +225,7 @@ def _jobs(args: argparse.Namespace) -> list[dict]:
         "steps": s["finetune_steps"],
         "threads": s["threads"],
         "manifest": manifest,
-        **{k: s[k] for k in ("composition", "uncertainty", "balance_power", "patience", "eval_every")},
+        **{k: s[k] for k in ("composition", "uncertainty", "balance_power", "patience", "eval_every", "gbm_member")},
     }
     pre = str(RUNS / "pretrain" / "checkpoint")
     jobs = []
@@ -313,7 +315,7 @@ def stage_ship(args: argparse.Namespace) -> Path:
         "variant": s["init_variant"],
         "seed": 0,
         "init": str(RUNS / "pretrain" / "checkpoint") if s["init_variant"] == "pretrained" else None,
-        **{k: s[k] for k in ("composition", "uncertainty", "balance_power", "patience", "eval_every")},
+        **{k: s[k] for k in ("composition", "uncertainty", "balance_power", "patience", "eval_every", "gbm_member")},
         "out": str(RUNS / "ship"),
     }
     result = _run_one(job)
@@ -445,6 +447,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--balance-power", type=float, default=0.5, help="task balance of the row sampling")
     p.add_argument("--patience", type=int, default=8, help="early stopping: evaluations without improvement")
     p.add_argument("--eval-every", type=int, default=250, help="validation every N steps")
+    p.add_argument("--gbm-member", action=argparse.BooleanOptionalAction, default=True,
+                   help="add the declared composition-only LightGBM member per target (cloud_core.model.gbm_member)")
     p.add_argument("--ablation-fold", type=int, default=0)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--note", default="")

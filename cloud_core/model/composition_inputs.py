@@ -54,7 +54,9 @@ def _vocab_tables(table: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
             digit[i] = float(tok[2:])
         elif tok.startswith("wy:"):
             mult[i] = float(tok[3:].rstrip("abcdefghijklmnopqrstuvwxyzA"))
-        elif ":" not in tok and tok[:1].isupper() and tok not in ("[PAD]", "[CLS]", "[SEP]", "[MASK]", "[UNK]"):
+        elif (
+            ":" not in tok and tok[:1].isupper() and tok not in ("[PAD]", "[CLS]", "[SEP]", "[MASK]", "[UNK]")
+        ):
             is_el[i] = True
             row = std[element_by_symbol(tok).z - 1]
             if np.isfinite(row).all():

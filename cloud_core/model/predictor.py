@@ -17,8 +17,9 @@ import numpy as np
 import pyarrow as pa
 import torch
 
-from cloud_core.model.checkpoint import CheckpointConfig, TargetSpec, load_checkpoint
+from cloud_core.model.checkpoint import CheckpointConfig, TargetSpec, default_checkpoint_path, load_checkpoint
 from cloud_core.model.encoder import CloudModel
+from cloud_core.model.gbm_member import GbmMembers
 from cloud_core.model.vocab import ScopeTokenError, get_vocabulary
 from cloud_core.rejects import Reject
 
@@ -53,9 +54,16 @@ class Predictor:
     """
 
     def __init__(
-        self, model: CloudModel, config: CheckpointConfig, model_id: str, device: torch.device
+        self,
+        model: CloudModel,
+        config: CheckpointConfig,
+        model_id: str,
+        device: torch.device,
+        members: GbmMembers | None = None,
     ) -> None:
         self.model = model
+        #: the checkpoint's declared gradient-boosting members (:mod:`cloud_core.model.gbm_member`), if any
+        self.members = members
         self.config = config
         self.model_id = model_id
         self.device = device
@@ -77,8 +85,9 @@ class Predictor:
         dev = resolve_device(device)
         if dev.type == "cpu":
             torch.set_num_threads(threads or available_cores())
-        model, cfg, model_id = load_checkpoint(Path(path) if path is not None else None, device=dev)
-        return cls(model, cfg, model_id, dev)
+        ckpt = Path(path) if path is not None else default_checkpoint_path()
+        model, cfg, model_id = load_checkpoint(ckpt, device=dev)
+        return cls(model, cfg, model_id, dev, GbmMembers.load(ckpt))
 
     @property
     def targets(self) -> list[str]:
@@ -122,7 +131,7 @@ class Predictor:
             If a string is malformed or too long (use :meth:`predict_with_rejects` to keep going).
         """
         encoded = [self._encode(s) for s in scope_strings]
-        return self._run(encoded, batch_size, embeddings)
+        return self._blend(self._run(encoded, batch_size, embeddings), scope_strings)
 
     def predict_with_rejects(
         self,
@@ -146,10 +155,25 @@ class Predictor:
                 ok_ids.append(i)
             except ScopeTokenError as exc:
                 rejects.append(Reject(i, "predict", "bad_scope", str(exc)))
+        accepted = set(ok_ids)
         table = self._run(encoded, batch_size, embeddings)
+        table = self._blend(table, [s for i, s in zip(ids, scope_strings, strict=True) if i in accepted])
         table = table.add_column(0, "id", pa.array(ok_ids, pa.string()))
         table = table.append_column(MODEL_ID_COLUMN, pa.array([self.model_id] * len(ok_ids), pa.string()))
         return table, rejects
+
+    def _blend(self, table: pa.Table, scopes: Sequence[str]) -> pa.Table:
+        """The network's table with the gradient-boosting members blended in (unchanged without members)."""
+        if self.members is None or table.num_rows == 0:
+            return table
+        cols = {n: table.column(n).to_numpy() for n in table.column_names if n != EMBEDDING_COLUMN}
+        cols = self.members.apply(cols, list(scopes))
+        return pa.table(
+            {
+                n: (pa.array(cols[n], pa.float64()) if n in cols else table.column(n))
+                for n in table.column_names
+            }
+        )
 
     def _encode(self, s: str) -> tuple[list[int], list[int]]:
         ids, sec = self.vocab.encode(s)

@@ -151,6 +151,7 @@ def finetune_multitask(
     balance_power: float = 1.0,
     patience: int | None = None,
     state_every_minutes: float = 10.0,
+    gbm_member: bool = False,
     provenance: dict[str, Any] | None = None,
 ) -> tuple[Path, dict[str, Any]]:
     """Fine-tune one multi-task model and save it as a checkpoint at ``out``.
@@ -180,6 +181,10 @@ def finetune_multitask(
         Stop after this many evaluations without a better validation loss (``None``: run all steps).
     state_every_minutes
         Write a resumable training state (``<out>.state``) at least this often; a rerun resumes from it.
+    gbm_member
+        Also fit the declared composition-only LightGBM member per target on the same training rows, and
+        blend it with the network (weights and calibration on the validation split): see
+        :mod:`cloud_core.model.gbm_member`.
 
     Returns
     -------
@@ -345,10 +350,82 @@ def finetune_multitask(
         "seconds": time.monotonic() - t0,
         "history": history,
     }
-    prov = {"kind": "finetune", "tasks": names, **(provenance or {}),
+    prov = {"kind": "finetune", "tasks": names, **(provenance or {}), "gbm_member": gbm_member,
             "training": {k: v for k, v in record.items() if k != "history"}}  # fmt: skip
     save_checkpoint(out, model, targets=specs, provenance=prov)
+    if gbm_member:
+        t1 = time.monotonic()
+        record["gbm_member"] = fit_gbm_members(out, scopes, y, tr_idx, val_idx, specs)
+        record["gbm_member"]["seconds"] = time.monotonic() - t1
+        prov["gbm_member"] = {k: v for k, v in record["gbm_member"].items() if k != "blends"}
+        save_checkpoint(out, model, targets=specs, provenance=prov)  # rewrites config.json; gbm/ is kept below
+        _restore_members(out)
     return Path(out), record
+
+
+_MEMBER_STASH: dict[str, Any] = {}
+
+
+def fit_gbm_members(
+    checkpoint: str | Path,
+    scopes: list[str],
+    y: np.ndarray,
+    tr_idx: np.ndarray,
+    val_idx: np.ndarray,
+    specs: list,
+) -> dict[str, Any]:
+    """Fit and save the declared LightGBM members of a just-saved network checkpoint (see gbm_member).
+
+    Per target: a member on the training rows' composition features (early stopping on the validation rows),
+    the blend weight with the lowest validation MAE, and the blend's sigma scale fitted to 68% coverage there.
+    """
+    from cloud_core.model import Predictor
+    from cloud_core.model.gbm_member import Blend, GbmMembers, choose_weight, combine, features, fit_member
+
+    x_all = features(scopes)
+    net = Predictor.from_checkpoint(checkpoint, device="cpu", threads=1).predict([scopes[i] for i in val_idx])
+    boosters, blends = {}, {}
+    for j, t in enumerate(specs):
+        col = "theta_K" if t.kind == "debye" else t.name
+        log_space = t.kind == "debye"
+        tr = tr_idx[np.isfinite(y[tr_idx, j])]
+        va = np.flatnonzero(np.isfinite(y[val_idx, j]))
+        if len(tr) < 50 or len(va) < 20:
+            continue
+        ytr, yva = y[tr, j], y[val_idx[va], j]
+        if log_space:
+            ytr, yva = np.log(ytr), np.log(yva)
+        booster = fit_member(x_all[tr], ytr, x_all[val_idx[va]], yva)
+        member = booster.predict(x_all[val_idx[va]], num_threads=1)
+        nn_val = net.column(col).to_numpy()[va]
+        nn_std = net.column(f"{col}_std").to_numpy()[va] if f"{col}_std" in net.column_names else None
+        nn_b = np.log(nn_val) if log_space else nn_val
+        floor = 0.0 if t.link == "softplus" else None
+        blend = Blend(t.name, col, choose_weight(member, nn_b, yva), log_space, floor, n_trees=booster.num_trees())
+        mixed, std = combine(blend, member, nn_val, nn_std)
+        truth = np.exp(yva) if log_space else yva
+        if std is not None:
+            z = np.abs(mixed - truth) / np.clip(std, 1e-12, None)
+            blend.std_scale = float(np.quantile(z, 0.6827))
+        blend.val_mae_network = float(np.abs(nn_val - truth).mean())
+        blend.val_mae_member = float(np.abs((np.exp(member) if log_space else member) - truth).mean())
+        blend.val_mae_blend = float(np.abs(mixed - truth).mean())
+        boosters[t.name], blends[t.name] = booster, blend
+        log.info("member %s: %d trees, w=%.2f, val MAE network %.4g member %.4g blend %.4g", t.name,
+                 booster.num_trees(), blend.weight, blend.val_mae_network, blend.val_mae_member,
+                 blend.val_mae_blend)  # fmt: skip
+    members = GbmMembers(boosters, blends)
+    members.save(checkpoint)
+    _MEMBER_STASH[str(checkpoint)] = members
+    from dataclasses import asdict
+
+    return {"targets": sorted(blends), "blends": {k: asdict(b) for k, b in blends.items()}}
+
+
+def _restore_members(checkpoint: str | Path) -> None:
+    members = _MEMBER_STASH.pop(str(checkpoint), None)
+    if members is not None:
+        members.save(checkpoint)
 
 
 def _prediction_column(checkpoint_targets, name: str) -> str:
