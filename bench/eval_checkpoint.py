@@ -209,6 +209,9 @@ def _run_one(job: dict) -> dict:
     if tests:
         result["n_test"] = {t.value: len(df) for t, df in tests.items()}
         result["metrics"] = evaluate_on_tables(ckpt, tests)
+        if job.get("gbm_member"):  # the ablation: each member of the blend alone, same test rows
+            result["metrics_network"] = evaluate_on_tables(ckpt, tests, mode="network")
+            result["metrics_member"] = evaluate_on_tables(ckpt, tests, mode="member")
     write_json(result_file, result)
     return result
 
@@ -256,6 +259,27 @@ def stage_folds(args: argparse.Namespace) -> list[dict]:
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
         results = list(pool.map(_run_one, jobs))
     return results
+
+
+def stage_blend(args: argparse.Namespace) -> list[dict]:
+    """Add the blend ablation (network alone, members alone) to finished runs whose result lacks it."""
+    from screening.evaluation.folds import split_fold
+    from screening.evaluation.training import evaluate_on_tables
+
+    done = []
+    for f in sorted((RUNS / "finetune").glob("*/result.json")):
+        result = read_json(f)
+        ckpt = f.parent / "checkpoint"
+        if result.get("fold") is None or "metrics_member" in result or not (ckpt / "gbm").is_dir():
+            continue
+        tables = load_all(args.labels)
+        splits = split_fold({t: tables[t] for t in tables}, result["fold"])
+        tests = {t: splits[t].test for t in FINETUNE_TASKS}
+        result["metrics_network"] = evaluate_on_tables(ckpt, tests, mode="network")
+        result["metrics_member"] = evaluate_on_tables(ckpt, tests, mode="member")
+        write_json(f, result)
+        done.append(result)
+    return done
 
 
 # ------------------------------------------------------------------------------------------------ ship
@@ -318,16 +342,34 @@ def stage_ship(args: argparse.Namespace) -> Path:
         **{k: s[k] for k in ("composition", "uncertainty", "balance_power", "patience", "eval_every", "gbm_member")},
         "out": str(RUNS / "ship"),
     }
-    result = _run_one(job)
-    from cloud_core.model.checkpoint import load_checkpoint, save_checkpoint
+    if args.ship_from:  # ship a finished evaluation run (its test metrics are the card's numbers for it)
+        run_dir = RUNS / "finetune" / args.ship_from
+        result = read_json(run_dir / "result.json")
+        source = run_dir / "checkpoint"
+    else:
+        result = _run_one(job)
+        source = RUNS / "ship" / "checkpoint"
+    from cloud_core.model.checkpoint import checkpoint_id, load_checkpoint, save_checkpoint
+    from cloud_core.model.gbm_member import GbmMembers
 
-    model, cfg, _ = load_checkpoint(RUNS / "ship" / "checkpoint")
+    model, cfg, _ = load_checkpoint(source)
     model, targets = rename_heads(model, cfg.targets, SHIPPED_NAMES)
     prov = {
         **cfg.provenance,
         "label_sets": {SHIPPED_NAMES.get(t.value, t.value): t.value for t in FINETUNE_TASKS},
+        "shipped_from": args.ship_from or "ship",
     }
     model_id = save_checkpoint(SHIP_DIR, model, targets=targets, provenance=prov)
+    members = GbmMembers.load(source)
+    if members is not None:  # the declared members, under the shipped target names
+        from dataclasses import replace
+
+        names = {k: SHIPPED_NAMES.get(k, k) for k in members.blends}
+        GbmMembers(
+            {names[k]: b for k, b in members.boosters.items()},
+            {names[k]: replace(b, target=names[k]) for k, b in members.blends.items()},
+        ).save(SHIP_DIR)
+        model_id = checkpoint_id(SHIP_DIR)
     metrics = {
         "model_id": model_id,
         "meta": run_metadata(),
@@ -424,7 +466,7 @@ def _print_table(report: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("stage", choices=["corpus", "pretrain", "folds", "ship", "report", "all"])
+    p.add_argument("stage", choices=["corpus", "pretrain", "folds", "blend", "ship", "report", "all"])
     p.add_argument("--labels", type=Path, default=default_labels_dir())
     p.add_argument("--size", default="tiny")
     p.add_argument("--pretrain-steps", type=int, default=500)
@@ -434,6 +476,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--steps", type=int, default=600, help="optimiser steps per evaluation fine-tuning")
     p.add_argument("--ship-steps", type=int, default=400, help="optimiser steps of the shipped model")
+    p.add_argument("--ship-from", default=None, metavar="RUN",
+                   help="ship stage: ship this finished run (runs/eval/finetune/RUN) instead of training anew")
     p.add_argument(
         "--only", choices=["pretrained", "scratch"], default=None, help="folds stage: one variant only"
     )

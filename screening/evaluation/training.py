@@ -434,12 +434,26 @@ def _prediction_column(checkpoint_targets, name: str) -> str:
 
 
 def evaluate_on_tables(
-    checkpoint: str | Path, tests: Mapping[Task, pd.DataFrame]
+    checkpoint: str | Path, tests: Mapping[Task, pd.DataFrame], *, mode: str = "blend"
 ) -> dict[str, dict[str, float]]:
-    """Regression metrics of a checkpoint on each task's test table (predicted via the Predictor)."""
+    """Regression metrics of a checkpoint on each task's test table (predicted via the Predictor).
+
+    ``mode`` (checkpoints with gradient-boosting members, :mod:`cloud_core.model.gbm_member`): ``"blend"``
+    (what the Predictor returns), ``"network"`` (the transformer alone) or ``"member"`` (the members alone):
+    the ablation in the model card.
+    """
     from cloud_core.model import Predictor
 
     pred = Predictor.from_checkpoint(checkpoint, device="cpu", threads=1)
+    if mode == "network":
+        pred.members = None
+    elif mode == "member":
+        if pred.members is None:
+            return {}
+        for b in pred.members.blends.values():
+            b.weight = 1.0
+    elif mode != "blend":
+        raise ValueError(f"mode must be blend, network or member, got {mode!r}")
     out = {}
     for task, df in tests.items():
         table = pred.predict(list(df["scope"]))
