@@ -85,6 +85,7 @@ def _encoder(pool_structures: bool) -> dict[str, dict]:
             "n_structures": len(pairs),
             "n_encoded": len(ok),
             "encoder_rejects": dict(Counter(r.reason for r in rejects)),
+            "encoder_reject_examples": [f"{r.id}: {r.reason}: {r.message[:200]}" for r in rejects[:EXAMPLES]],
             "n_invalid_strings": check.n_invalid,
             "reasons": check.reason_counts(),
             "examples": [f"{strings[i]!r}: {e}" for i, e in list(check.errors.items())[:EXAMPLES]],
