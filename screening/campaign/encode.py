@@ -35,11 +35,14 @@ def encode_chunk(table: pa.Table, *, symprec: float = 0.01) -> tuple[pa.Table, p
     -------
     encoded, rejects
         ``encoded`` has :data:`ENCODED_SCHEMA` (one row per encoded candidate, in input order); ``rejects`` one
-        row per candidate that could not be read or encoded (stage ``read`` or ``scope``).
+        row per candidate that could not be read or encoded (stage ``read`` or ``scope``). Every string
+        written passed the SCOPE validator (:mod:`cloud_core.scope.validate`); one that does not is a
+        ``scope`` reject with the validator's reason (an encoder bug, never silently stored).
     """
     from pymatgen.core import Structure
 
     from cloud_core.scope import ScopeError, encode_formula, encode_many
+    from cloud_core.scope.validate import check_scopes
 
     cols = table.select(["candidate_id", "source", "formula", "structure_json"]).to_pydict()
     rejects: list[Reject] = []
@@ -72,10 +75,14 @@ def encode_chunk(table: pa.Table, *, symprec: float = 0.01) -> tuple[pa.Table, p
         ok, scope_rejects = encode_many(structures, ids=struct_ids, symprec=symprec)
         records.update(dict(ok))
         rejects.extend(scope_rejects)
+    scopes = {cid: rec.to_string() for cid, rec in records.items()}
+    check = check_scopes(list(scopes.values()))
+    rejects.extend(check.rejects(list(scopes), stage="scope"))
+    invalid = {cid for k, cid in enumerate(scopes) if not check.valid[k]}
     rows = []
     for cid in cols["candidate_id"]:
         rec = records.get(cid)
-        if rec is None:
+        if rec is None or cid in invalid:
             continue
         src, formula = info[cid]
         if not formula:
@@ -85,7 +92,7 @@ def encode_chunk(table: pa.Table, *, symprec: float = 0.01) -> tuple[pa.Table, p
                 "candidate_id": cid,
                 "source": src,
                 "formula": formula,
-                "scope": rec.to_string(),
+                "scope": scopes[cid],
                 "spacegroup": rec.spacegroup,
                 "n_sites": rec.n_sites,
                 "scope_backend": getattr(rec, "backend", None),

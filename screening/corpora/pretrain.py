@@ -499,6 +499,9 @@ def _build_shard(
         s, k = gen.row()
         scopes.append(s)
         kinds.append(k)
+    from cloud_core.scope.validate import require_valid_scopes
+
+    require_valid_scopes(scopes, f"pretrain corpus shard {i}")  # validated on write: the builder fails
     _atomic_write(pa.table({"scope": scopes, "kind": kinds}, schema=SHARD_SCHEMA), path, cfg.row_group_size)
     return {
         "file": path.name,
@@ -555,6 +558,9 @@ def build_pretrain_corpus(
             else out.parent / f"{out.name}_heldout" / "heldout_real.parquet"
         )
         hp.parent.mkdir(parents=True, exist_ok=True)
+        from cloud_core.scope.validate import require_valid_scopes
+
+        require_valid_scopes([r[0] for r in heldout_rows], "pretrain held-out set")
         table = pa.table(
             {
                 "scope": [r[0] for r in heldout_rows],

@@ -175,23 +175,28 @@ class FileSource:
             yield Reject(prefix, STAGE, FileRejectReason.IO_ERROR, _message(exc))
 
     def _read_cif(self, path: Path, prefix: str) -> Iterator[Candidate | Reject]:
-        from pymatgen.io.cif import CifParser
+        """CIF structures as the file gives them: atoms on one position and partial occupancies are ``scope``
+        rejects (``overlapping_atoms`` / ``disordered``), the same reasons a POSCAR of the same crystal gets."""
+        from cloud_core.scope import ScopeError
+        from cloud_core.scope.inputs import check_occupancies, read_cif_structures
 
         try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                parser = CifParser(path)
-                structures = parser.parse_structures(primitive=False, on_error="raise")
+            structures = read_cif_structures(path)
         except Exception as exc:
             yield Reject(prefix, STAGE, FileRejectReason.PARSE_ERROR, _message(exc))
             return
         if not structures:
-            hint = "; ".join(str(w.message) for w in caught)[:300]
-            yield Reject(prefix, STAGE, FileRejectReason.NO_STRUCTURE, f"no structure in CIF {hint}".strip())
+            yield Reject(prefix, STAGE, FileRejectReason.NO_STRUCTURE, "no structure in CIF")
             return
         multi = len(structures) > 1
         for i, s in enumerate(structures):
-            yield self._candidate(f"{prefix}#{i}" if multi else prefix, s)
+            cid = f"{prefix}#{i}" if multi else prefix
+            try:
+                check_occupancies(s)
+            except ScopeError as exc:
+                yield Reject(cid, "scope", str(exc.reason), exc.message)
+                continue
+            yield self._candidate(cid, s)
 
     def _read_poscar(self, path: Path, prefix: str) -> Iterator[Candidate | Reject]:
         from pymatgen.io.vasp import Poscar

@@ -346,6 +346,7 @@ def _scope_encoder(dedup: str, symprec: float):
     try:
         from cloud_core.scope import ScopeRecord, canonical_orbits, encode
         from cloud_core.scope.formula import reduced_stoichiometry
+        from cloud_core.scope.validate import validate_scope
     except ImportError:
         if dedup == "scope":
             raise ImportError("dedup='scope' needs cloud_core.scope, which is not importable") from None
@@ -353,13 +354,15 @@ def _scope_encoder(dedup: str, symprec: float):
     table = prototype_orbits(symprec)
 
     def _enc(dec: Decoration, structure) -> str:
+        """The decoration's SCOPE string, validated on write (an invalid one raises ``InvalidScopeError``)."""
         known = table[dec.prototype.index] if dec.prototype.index >= 0 else None
         if known is None:
-            return encode(structure, symprec=symprec).to_string()
+            return validate_scope(encode(structure, symprec=symprec).to_string())
         symbols = [ion.symbol for ion in dec.ions]
         orbits = canonical_orbits(known.spacegroup, [(symbols[g], letter) for g, letter in known.orbits])
         counts = {symbols[g]: n for g, n in enumerate(dec.prototype.counts)}
-        return ScopeRecord(known.spacegroup, orbits, reduced_stoichiometry(counts), known.n_sites).to_string()
+        record = ScopeRecord(known.spacegroup, orbits, reduced_stoichiometry(counts), known.n_sites)
+        return validate_scope(record.to_string())
 
     return _enc
 

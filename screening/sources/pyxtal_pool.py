@@ -182,6 +182,8 @@ class PyxtalPool:
         from pyxtal import pyxtal
         from pyxtal.symmetry import Group
 
+        from cloud_core.scope.validate import validate_scope
+
         m = rng.choices((2, 3, 4), weights=N_ELEMENT_WEIGHTS)[0]
         units = [rng.randint(1, 4) for _ in range(m)]
         ions = decorate_ionic(units, rng, tables)
@@ -220,13 +222,14 @@ class PyxtalPool:
                 )
             try:
                 rec = encode(structure, symprec=self.symprec)
+                scope = validate_scope(rec.to_string())  # validated on write
             except Exception as exc:
                 return PyxtalRejectReason.SCOPE_FAILED, f"{type(exc).__name__}: {exc}"[:300]
             meta: dict[str, Any] = {
                 "spacegroup_requested": sg,
                 "z": z,
                 "oxidation_states": {s.symbol: s.charge for s in ions},
-                "scope": rec.to_string(),
+                "scope": scope,
                 "dedup": "scope",
             }
             if rec.spacegroup != sg:

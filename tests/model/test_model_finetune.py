@@ -104,6 +104,6 @@ def test_cloud_predict_cli(tmp_path, capsys):
     assert rc == 0
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert lines[0]["model_id"] == mid and isinstance(lines[0]["e_form"], float)
-    assert lines[1]["error"]["reason"] == "bad_scope" and "e_form" not in lines[1]
+    assert lines[1]["error"]["reason"] == "invalid_scope" and "e_form" not in lines[1]
     assert main(["predict", "--model", str(tmp_path / "nope"), "--scope", "? | - | Fe 1"]) == 1
     assert "does not exist" in capsys.readouterr().err
