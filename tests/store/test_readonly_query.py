@@ -154,7 +154,7 @@ def test_the_sandbox_connection_is_locked(store):
                 con.execute(stmt)
         with pytest.raises(duckdb.Error):
             con.sql("SELECT * FROM read_text('/etc/passwd')").fetchall()
-        assert con.sql("SELECT count(*) FROM predictions").fetchone()[0] == 3
+        assert con.sql("SELECT count(*) FROM predictions").fetchall() == [(3,)]
 
 
 @pytest.mark.parametrize("sql", ["", "   ", ";", "-- only a comment"])
