@@ -1,4 +1,4 @@
-"""Campaign commands: ``cloud main``, ``cloud screen``, ``cloud top``, ``cloud query``, ``cloud ui``."""
+"""Campaign commands: ``cloud main``, ``cloud screen``, ``cloud top``, ``cloud ui`` (``cloud query``: query.py)."""
 
 from __future__ import annotations
 
@@ -80,17 +80,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     _add_store_arg(p)
     p.set_defaults(handler=_cmd_top)
-
-    p = subparsers.add_parser(
-        "query",
-        help="run read-only SQL on the results (views: campaigns, candidates, predictions, debye_curves, rejects, chunks)",
-    )
-    p.add_argument("sql", help="SQL; use $name placeholders with --param name=value for values")
-    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="a bound parameter")
-    p.add_argument("--format", choices=["table", "csv", "json"], default="table")
-    p.add_argument("--max-rows", type=int, default=50, help="table format: rows shown")
-    _add_store_arg(p)
-    p.set_defaults(handler=_cmd_query)
 
     p = subparsers.add_parser("ui", help="start the Prefect server and UI (local)")
     p.add_argument("--port", type=int, default=4200)
@@ -407,41 +396,6 @@ def _cmd_top(args: argparse.Namespace) -> int:
     if args.format == "table":
         print(f"campaign {campaign}")
     _print_rows(rows, args.format, top_columns(rows) if args.format == "table" else None)
-    return 0
-
-
-def _cmd_query(args: argparse.Namespace) -> int:
-    import duckdb
-
-    store = _store(args)
-    params: dict[str, Any] = {}
-    for item in args.param:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            print(f"error: --param takes NAME=VALUE, got {item!r}", file=sys.stderr)
-            return 2
-        for conv in (int, float):
-            try:
-                params[name] = conv(value)
-                break
-            except ValueError:
-                continue
-        else:
-            params[name] = value
-    try:
-        table = store.query(args.sql, params or None)
-    except FileNotFoundError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except duckdb.Error as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    rows = table.to_pylist()
-    if args.format == "table" and len(rows) > args.max_rows:
-        print(format_table(rows[: args.max_rows]))
-        print(f"... {len(rows) - args.max_rows} more rows (use --max-rows or --format csv)")
-        return 0
-    _print_rows(rows, args.format, table.column_names)
     return 0
 
 
