@@ -116,14 +116,17 @@ def test_mp_folder_content_enters_the_parameter_hash(tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(mp, copy)
 
-    def digest(path: Path) -> str:
-        return params_hash(ScreenParameters(source={"kind": "mp", "path": str(path)}), "model")
+    def params(path: Path) -> ScreenParameters:
+        return ScreenParameters(source={"kind": "mp", "path": str(path)})
 
-    assert digest(mp) == digest(copy)  # the folder's content, not its path
+    content = params(mp).hashed_fields("model")["source_content"]
+    assert content == params(copy).hashed_fields("model")["source_content"]  # content, not location
+    assert content["db_version"] == srv.db_version and content["rows"] == 8
+    before = params_hash(params(copy), "model")
     shard = sorted((copy / "shards").glob("*.parquet"))[0]
     table = pq.read_table(shard)
     pq.write_table(table.slice(0, table.num_rows - 1), shard)
-    assert digest(mp) != digest(copy)
+    assert params_hash(params(copy), "model") != before
 
 
 @pytest.mark.parametrize("kind", ["prototypes", "pyxtal"])
