@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -302,13 +303,57 @@ def _run_screen(args: argparse.Namespace, params: Any) -> int:
 
             logging.getLogger("distributed").setLevel(logging.ERROR)  # worker start/stop chatter
             params = cluster.wait(params)
-            with _Progress(store, campaign_id, enabled=not args.no_progress):
-                summary = screen(params)
+            try:
+                with _Progress(store, campaign_id, enabled=not args.no_progress), _one_line_console_logs():
+                    summary = screen(params)
+            except Exception as exc:
+                if params.dask_address and not scheduler_reachable(params.dask_address):
+                    print(f"error: the Dask scheduler at {params.dask_address} is gone ({type(exc).__name__}); "
+                          f"committed chunks are kept: start a scheduler and rerun with --campaign {campaign_id} "
+                          "to finish the rest", file=sys.stderr)  # fmt: skip
+                    return 1
+                raise
             seconds = time.perf_counter() - t0
             _print_summary(args, params, store, campaign_id, summary, seconds)
     finally:
         cluster.close()
     return 0
+
+
+def scheduler_reachable(address: str, timeout_s: float = 2.0) -> bool:
+    """Whether a TCP connection to the Dask scheduler at ``address`` (``tcp://host:port``) opens."""
+    import socket
+
+    host, _, port = address.rpartition("://")[2].rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
+class _StripTracebacks(logging.Filter):
+    """Console records as one line: the traceback stays in the Prefect API's logs (the UI), not the terminal."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.exc_info = record.exc_text = record.stack_info = None
+        return True
+
+
+@contextlib.contextmanager
+def _one_line_console_logs():
+    """While a campaign runs, Prefect's console handlers print records without tracebacks (a failure the CLI
+    explains, such as a lost scheduler, is then one error line; an unexpected one is re-raised with its own)."""
+    handlers = [h for name in ("prefect", "") for h in logging.getLogger(name).handlers
+                if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)]  # fmt: skip
+    strip = _StripTracebacks()
+    for h in handlers:
+        h.addFilter(strip)
+    try:
+        yield
+    finally:
+        for h in handlers:
+            h.removeFilter(strip)
 
 
 class _ClusterStarter:
