@@ -24,7 +24,7 @@ from prefect_dask import DaskTaskRunner
 
 from screening.campaign.plan import plan_campaign
 from screening.campaign.predict import resolve_checkpoint
-from screening.campaign.runner import campaign_id_for, leaders
+from screening.campaign.runner import campaign_id_for, check_ranking_parameters, leaders
 from screening.campaign.spec import ScreenParameters
 from screening.campaign.stages import encode_stage, finalize_stage, predict_stage
 from screening.store import ResultsStore, campaign_lock
@@ -196,6 +196,7 @@ def screen(params: ScreenParameters = ScreenParameters()) -> dict[str, Any]:  # 
     t0 = time.perf_counter()
     _check_validation_available(params)
     checkpoint, model_id = resolve_checkpoint(params.checkpoint)
+    check_ranking_parameters(params, checkpoint)  # a bad filter fails now, not after the campaign ran
     store = ResultsStore(params.resolved_results_dir())
     store.ensure()
     campaign_id = campaign_id_for(params, model_id)

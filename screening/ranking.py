@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from screening.store import ResultsStore
+from screening.store.schemas import DEBYE_CURVES, ENCODED_FIELDS
 
 _OPS = {"<", "<=", ">", ">=", "=", "!="}
 _KEYS = ("campaign_id", "chunk_id", "candidate_id", "model_id", "symprec", "versions", "created_at")
@@ -75,8 +76,64 @@ def nearest_temperature(store: ResultsStore, campaign_id: str, temperature_K: fl
     return min(temps, key=lambda t: abs(t - temperature_K))
 
 
-def leaderboard_columns(store: ResultsStore, campaign_id: str) -> list[str]:
-    return [*CANDIDATE_COLUMNS, *target_columns(store, campaign_id), "T_K", *DEBYE_COLUMNS]
+def leaderboard_schema(targets: Sequence[str]) -> dict[str, pa.DataType]:
+    """The leaderboard's columns and their types, for a campaign whose model predicts ``targets``.
+
+    The one definition of what ``cloud top`` ranks and filters on: candidate fields, one float column per
+    prediction column (:func:`target_columns` of a run campaign, the checkpoint's prediction columns at plan
+    time), then the Debye values at one temperature.
+    """
+    encoded = {f.name: f.type for f in ENCODED_FIELDS}
+    debye = {f.name: f.type for f in DEBYE_CURVES}
+    cols: dict[str, pa.DataType] = {c: encoded[c] for c in CANDIDATE_COLUMNS}
+    cols.update({t: pa.float64() for t in targets})
+    cols["T_K"] = debye["T_K"]
+    cols.update({c: debye[c] for c in DEBYE_COLUMNS})
+    return cols
+
+
+def leaderboard_columns(targets: Sequence[str]) -> list[str]:
+    """Names of the leaderboard's columns (see :func:`leaderboard_schema`)."""
+    return list(leaderboard_schema(targets))
+
+
+def check_ranking(
+    targets: Sequence[str], by: str | None, conditions: Iterable[Condition] = ()
+) -> tuple[str, list[Condition]]:
+    """Check a ranking column and filters against the leaderboard of a model predicting ``targets``.
+
+    Returns the resolved ranking column (default ``theta_K`` if predicted, else the first target) and the
+    conditions with values of the column's type (a number for a numeric column, text for a text column).
+
+    Raises
+    ------
+    ValueError
+        One line naming the unknown column (and listing the valid ones), the bad operator, or the value that
+        does not fit its column's type.
+    """
+    schema = leaderboard_schema(targets)
+    columns = ", ".join(schema)
+    if by is None:
+        by = "theta_K" if "theta_K" in targets else (targets[0] if targets else "candidate_id")
+    if by not in schema:
+        raise ValueError(f"cannot rank by {by!r}: choose one of {columns}")
+    checked = []
+    for cond in conditions:
+        if cond.column not in schema:
+            raise ValueError(f"unknown filter column {cond.column!r}: choose one of {columns}")
+        if cond.op not in _OPS:
+            raise ValueError(f"unknown operator {cond.op!r}: use one of {' '.join(sorted(_OPS))}")
+        kind = schema[cond.column]
+        value = cond.value
+        if pa.types.is_integer(kind) or pa.types.is_floating(kind):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(
+                    f"filter {cond.column}{cond.op}{value}: {cond.column} holds numbers, {value!r} is not one"
+                )
+        else:
+            value = str(value)
+        checked.append(Condition(cond.column, cond.op, value))
+    return by, checked
 
 
 def leaderboard_sql(
@@ -97,18 +154,12 @@ def leaderboard_sql(
         For an unknown ranking or filter column, or a bad operator; the message lists the valid columns.
     """
     targets = target_columns(store, campaign_id)
-    columns = leaderboard_columns(store, campaign_id)
-    if by is None:
-        by = "theta_K" if "theta_K" in targets else (targets[0] if targets else "candidate_id")
-    if by not in columns:
-        raise ValueError(f"cannot rank by {by!r}: choose one of {', '.join(columns)}")
+    by, checked = check_ranking(targets, by, conditions)
+    if int(k) < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
     params: dict[str, Any] = {"cid": campaign_id, "t": nearest_temperature(store, campaign_id, temperature_K)}
     where = []
-    for i, cond in enumerate(conditions):
-        if cond.column not in columns:
-            raise ValueError(f"unknown filter column {cond.column!r}: choose one of {', '.join(columns)}")
-        if cond.op not in _OPS:
-            raise ValueError(f"unknown operator {cond.op!r}: use one of {' '.join(sorted(_OPS))}")
+    for i, cond in enumerate(checked):
         where.append(f"{_quote(cond.column)} {cond.op} $f{i}")
         params[f"f{i}"] = cond.value
     params["k"] = int(k)

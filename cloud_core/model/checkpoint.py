@@ -66,6 +66,14 @@ class CheckpointConfig:
     vocab_size: int = 0
     provenance: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def prediction_columns(self) -> list[str]:
+        """Names of the float columns a predictor of this checkpoint returns: one per target, ``theta_K``
+        (last) in place of the Debye head's target."""
+        debye = {h.name for h in self.model.heads if h.kind == "debye"}
+        names = [t.name for t in self.targets if t.name not in debye]
+        return names + (["theta_K"] if debye else [])
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "format": FORMAT,

@@ -80,8 +80,7 @@ class Predictor:
     @property
     def targets(self) -> list[str]:
         """Names of the float columns that :meth:`predict` returns (``theta_K`` last when a Debye head exists)."""
-        names = [t.name for t in self.config.targets if t.name not in self._debye]
-        return names + (["theta_K"] if self._debye else [])
+        return self.config.prediction_columns
 
     @property
     def max_len(self) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -12,10 +13,29 @@ import time
 from pathlib import Path
 from typing import Any
 
+from flows.cli.argtypes import (
+    finite_positive_float,
+    finite_positive_floats,
+    non_negative_int,
+    port,
+    positive_int,
+    symprec,
+)
+
 
 # ------------------------------------------------------------------------------------------- arguments
 def _add_store_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--results", metavar="DIR", help="results store directory (default: settings.results_dir)")
+
+
+def _condition(text: str):
+    """``--where`` value -> a ranking condition (the column is checked against the leaderboard later)."""
+    from screening.ranking import parse_condition
+
+    try:
+        return parse_condition(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _add_screen_args(p: argparse.ArgumentParser, *, main: bool = False) -> None:
@@ -23,32 +43,50 @@ def _add_screen_args(p: argparse.ArgumentParser, *, main: bool = False) -> None:
     if not main:
         p.add_argument("--source", choices=["pool", "files", "mp", "prototypes", "pyxtal"], default="pool")
         p.add_argument(
-            "--path", help="pool: candidate Parquet (default: the bundled pool); files: dir or glob"
+            "--path",
+            help="pool: candidate Parquet (default: the bundled pool); files: a folder, file or glob; "
+            "mp: a folder written by `cloud fetch-mp`",
         )
-        p.add_argument("--query", default="{}", help='mp: JSON query, e.g. \'{"elements": ["O"]}\'')
-        p.add_argument("--size", type=int, default=1000, help="prototypes/pyxtal: how many to generate")
+        p.add_argument(
+            "--size", type=positive_int, default=1000, help="prototypes/pyxtal: how many to generate"
+        )
         p.add_argument("--seed", type=int, default=0)
-        p.add_argument("--offset", type=int, default=0, help="pool: skip this many candidates")
-    p.add_argument("--limit", type=int, help="at most this many candidates")
+        p.add_argument("--offset", type=non_negative_int, default=0, help="pool: skip this many candidates")
+    p.add_argument("--limit", type=positive_int, help="at most this many candidates")
     p.add_argument("--checkpoint", help="model checkpoint directory (default: the shipped model)")
     p.add_argument(
-        "--chunk-size", type=int, help="candidates per chunk (default: 2000; main: sized to the cores)"
+        "--chunk-size",
+        type=positive_int,
+        help="candidates per chunk (default: 2000; main: sized to the cores)",
     )
-    p.add_argument("--batch-size", type=int, default=512)
+    p.add_argument("--batch-size", type=positive_int, default=512)
     p.add_argument("--device", default="auto")
-    p.add_argument("--symprec", type=float, default=0.01)
-    p.add_argument("--temperatures", help="comma-separated temperatures in K (default: 10..1000 K grid)")
+    p.add_argument("--symprec", type=symprec, default=0.01)
+    p.add_argument(
+        "--temperatures",
+        type=finite_positive_floats,
+        help="comma-separated temperatures in K (default: 10..1000 K grid)",
+    )
     p.add_argument("--rank-by", help="leaderboard column to rank by (default: theta_K)")
     p.add_argument("--ascending", action="store_true", help="rank the smallest values first")
-    p.add_argument("--where", action="append", default=[], metavar="COND", help="filter, e.g. 'theta_K>400'")
-    p.add_argument("--top-k", type=int, default=20)
-    p.add_argument("--rank-temperature", type=float, default=300.0)
+    p.add_argument(
+        "--where",
+        action="append",
+        type=_condition,
+        default=[],
+        metavar="COND",
+        help="filter, e.g. 'theta_K>400'",
+    )
+    p.add_argument("--top-k", type=positive_int, default=20)
+    p.add_argument("--rank-temperature", type=finite_positive_float, default=300.0)
     p.add_argument("--dask-address", help="scheduler address of an existing Dask cluster")
-    p.add_argument("--workers", type=int, help="local Dask cluster: workers (default: one per core)")
+    p.add_argument("--workers", type=positive_int, help="local Dask cluster: workers (default: one per core)")
     p.add_argument(
         "--threads", action="store_true", help="local Dask workers as threads instead of processes"
     )
-    p.add_argument("--validate-top-k", type=int, default=0, help="validate this many leaders with phonons")
+    p.add_argument(
+        "--validate-top-k", type=non_negative_int, default=0, help="validate this many leaders with phonons"
+    )
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     _add_store_arg(p)
@@ -72,17 +110,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--campaign", metavar="ID", help="campaign id (default: the latest)")
     p.add_argument("--by", help="column to rank by (default: theta_K)")
     p.add_argument("--ascending", action="store_true")
-    p.add_argument("-k", "--top-k", type=int, default=20)
+    p.add_argument("-k", "--top-k", type=positive_int, default=20)
     p.add_argument(
-        "--where", action="append", default=[], metavar="COND", help="e.g. 'theta_K>400', 'spacegroup=225'"
+        "--where",
+        action="append",
+        type=_condition,
+        default=[],
+        metavar="COND",
+        help="e.g. 'theta_K>400', 'spacegroup=225'",
     )
-    p.add_argument("--temperature", type=float, default=300.0, help="temperature of the Debye columns (K)")
+    p.add_argument(
+        "--temperature",
+        type=finite_positive_float,
+        default=300.0,
+        help="temperature of the Debye columns (K)",
+    )
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     _add_store_arg(p)
     p.set_defaults(handler=_cmd_top)
 
     p = subparsers.add_parser("ui", help="start the Prefect server and UI (local)")
-    p.add_argument("--port", type=int, default=4200)
+    p.add_argument("--port", type=port, default=4200)
     p.add_argument("--host", default="127.0.0.1")
     p.set_defaults(handler=_cmd_ui)
 
@@ -115,14 +163,12 @@ def _params_from_args(args: argparse.Namespace, *, source: dict[str, Any]) -> An
         "validate_top_k": args.validate_top_k,
         "results_dir": args.results,
     }
-    if args.chunk_size:
+    if args.chunk_size is not None:
         fields["chunk_size"] = args.chunk_size
     if args.temperatures:
-        fields["temperatures_K"] = [float(t) for t in args.temperatures.split(",") if t.strip()]
+        fields["temperatures_K"] = args.temperatures
     if args.where:
-        from screening.ranking import parse_condition
-
-        fields["filters"] = [vars(parse_condition(w)) for w in args.where]
+        fields["filters"] = [vars(cond) for cond in args.where]
     return ScreenParameters(**fields)
 
 
@@ -223,11 +269,14 @@ class _Progress:
 
 def _run_screen(args: argparse.Namespace, params: Any) -> int:
     from screening.campaign.predict import resolve_checkpoint
-    from screening.campaign.runner import campaign_id_for
+    from screening.campaign.runner import campaign_id_for, check_ranking_parameters
     from screening.store import ResultsStore
 
     t0 = time.perf_counter()
-    _, model_id = resolve_checkpoint(params.checkpoint)
+    checkpoint, model_id = resolve_checkpoint(params.checkpoint)
+    check_ranking_parameters(
+        params, checkpoint
+    )  # --where / --rank-by against the leaderboard, before any work
     campaign_id = campaign_id_for(params, model_id)
     params = params.model_copy(update={"campaign_id": campaign_id})
     store = ResultsStore(params.resolved_results_dir())
@@ -243,13 +292,57 @@ def _run_screen(args: argparse.Namespace, params: Any) -> int:
 
             logging.getLogger("distributed").setLevel(logging.ERROR)  # worker start/stop chatter
             params = cluster.wait(params)
-            with _Progress(store, campaign_id, enabled=not args.no_progress):
-                summary = screen(params)
+            try:
+                with _Progress(store, campaign_id, enabled=not args.no_progress), _one_line_console_logs():
+                    summary = screen(params)
+            except Exception as exc:
+                if params.dask_address and not scheduler_reachable(params.dask_address):
+                    print(f"error: the Dask scheduler at {params.dask_address} is gone ({type(exc).__name__}); "
+                          f"committed chunks are kept: start a scheduler and rerun with --campaign {campaign_id} "
+                          "to finish the rest", file=sys.stderr)  # fmt: skip
+                    return 1
+                raise
             seconds = time.perf_counter() - t0
             _print_summary(args, params, store, campaign_id, summary, seconds)
     finally:
         cluster.close()
     return 0
+
+
+def scheduler_reachable(address: str, timeout_s: float = 2.0) -> bool:
+    """Whether a TCP connection to the Dask scheduler at ``address`` (``tcp://host:port``) opens."""
+    import socket
+
+    host, _, port = address.rpartition("://")[2].rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
+class _StripTracebacks(logging.Filter):
+    """Console records as one line: the traceback stays in the Prefect API's logs (the UI), not the terminal."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.exc_info = record.exc_text = record.stack_info = None
+        return True
+
+
+@contextlib.contextmanager
+def _one_line_console_logs():
+    """While a campaign runs, Prefect's console handlers print records without tracebacks (a failure the CLI
+    explains, such as a lost scheduler, is then one error line; an unexpected one is re-raised with its own)."""
+    handlers = [h for name in ("prefect", "") for h in logging.getLogger(name).handlers
+                if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)]  # fmt: skip
+    strip = _StripTracebacks()
+    for h in handlers:
+        h.addFilter(strip)
+    try:
+        yield
+    finally:
+        for h in handlers:
+            h.removeFilter(strip)
 
 
 class _ClusterStarter:
@@ -327,6 +420,16 @@ def _print_summary(
 
 
 # ------------------------------------------------------------------------------------------- handlers
+def validation_message(exc: Any) -> str:
+    """A pydantic ``ValidationError`` as one line: ``where: what; where: what``."""
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(x) for x in err.get("loc", ()))
+        msg = str(err.get("msg", "")).removeprefix("Value error, ")
+        parts.append(f"{loc}: {msg}" if loc else msg)
+    return "; ".join(parts)
+
+
 def _clear_errors(fn):
     """Report the errors a user can fix (bad input, missing files, a running or changed campaign) in one line."""
 
@@ -338,7 +441,10 @@ def _clear_errors(fn):
 
         try:
             return fn(args)
-        except (FileNotFoundError, CampaignLockedError, CampaignParametersChanged, ValidationError) as exc:
+        except ValidationError as exc:
+            print(f"error: {validation_message(exc)}", file=sys.stderr)
+            return 1
+        except (FileNotFoundError, CampaignLockedError, CampaignParametersChanged) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
         except ValueError as exc:
@@ -352,7 +458,7 @@ def _clear_errors(fn):
 @_clear_errors
 def _cmd_screen(args: argparse.Namespace) -> int:
     source = {"kind": args.source, "path": args.path, "limit": args.limit, "offset": args.offset,
-              "size": args.size, "seed": args.seed, "query": json.loads(args.query)}  # fmt: skip
+              "size": args.size, "seed": args.seed}  # fmt: skip
     return _run_screen(args, _params_from_args(args, source=source))
 
 
@@ -376,7 +482,7 @@ def _cmd_main(args: argparse.Namespace) -> int:
 
 
 def _cmd_top(args: argparse.Namespace) -> int:
-    from screening.ranking import latest_campaign, parse_condition, top_k
+    from screening.ranking import latest_campaign, top_k
 
     store = _store(args)
     campaign = args.campaign or latest_campaign(store)
@@ -387,9 +493,8 @@ def _cmd_top(args: argparse.Namespace) -> int:
         )
         return 1
     try:
-        conds = [parse_condition(w) for w in args.where]
-        rows = top_k(store, campaign, by=args.by, descending=not args.ascending, k=args.top_k, conditions=conds,
-                     temperature_K=args.temperature).to_pylist()  # fmt: skip
+        rows = top_k(store, campaign, by=args.by, descending=not args.ascending, k=args.top_k,
+                     conditions=args.where, temperature_K=args.temperature).to_pylist()  # fmt: skip
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

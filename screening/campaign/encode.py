@@ -43,13 +43,19 @@ def encode_chunk(table: pa.Table, *, symprec: float = 0.01) -> tuple[pa.Table, p
 
     from cloud_core.scope import ScopeError, encode_formula, encode_many
     from cloud_core.scope.validate import check_scopes
+    from screening.campaign.source_tables import READ_REJECT_KEY
 
-    cols = table.select(["candidate_id", "source", "formula", "structure_json"]).to_pydict()
+    cols = table.select(["candidate_id", "source", "formula", "structure_json", "meta_json"]).to_pydict()
     rejects: list[Reject] = []
     info: dict[str, tuple[str | None, str | None]] = {}
     struct_ids, structures, records = [], [], {}
-    for cid, src, formula, sj in zip(
-        cols["candidate_id"], cols["source"], cols["formula"], cols["structure_json"], strict=True
+    for cid, src, formula, sj, meta in zip(
+        cols["candidate_id"],
+        cols["source"],
+        cols["formula"],
+        cols["structure_json"],
+        cols["meta_json"],
+        strict=True,
     ):
         info[cid] = (src, formula)
         if sj:
@@ -69,6 +75,9 @@ def encode_chunk(table: pa.Table, *, symprec: float = 0.01) -> tuple[pa.Table, p
                 rejects.append(
                     Reject(cid, "read", ReadReason.BAD_FORMULA, f"{type(exc).__name__}: {exc}"[:500])
                 )
+        elif meta and READ_REJECT_KEY in (read := json.loads(meta)):  # the source could not read this item
+            why = read[READ_REJECT_KEY]
+            rejects.append(Reject(cid, "read", str(why.get("reason")), str(why.get("message"))[:500]))
         else:
             rejects.append(Reject(cid, "read", ReadReason.BAD_STRUCTURE, "neither a structure nor a formula"))
     if structures:

@@ -18,7 +18,7 @@ from screening.campaign.plan import CampaignPlan, plan_campaign
 from screening.campaign.predict import PredictorLike, load_predictor, resolve_checkpoint
 from screening.campaign.spec import ScreenParameters, default_campaign_id
 from screening.campaign.stages import ChunkResult, process_chunk
-from screening.ranking import Condition, top_k
+from screening.ranking import Condition, check_ranking, top_k
 from screening.store import ResultsStore, campaign_lock
 
 
@@ -38,6 +38,20 @@ def campaign_id_for(params: ScreenParameters, model_id: str) -> str:
     return params.campaign_id or default_campaign_id(params, model_id)
 
 
+def check_ranking_parameters(params: ScreenParameters, checkpoint: str) -> None:
+    """Check ``rank_by`` and the filters against the leaderboard of ``checkpoint``'s model, before any work.
+
+    Raises
+    ------
+    ValueError
+        One line naming the unknown column or the value that does not fit its column's type.
+    """
+    from cloud_core.model.checkpoint import read_config
+
+    targets = read_config(checkpoint).prediction_columns
+    check_ranking(targets, params.rank_by, [Condition(f.column, f.op, f.value) for f in params.filters])
+
+
 @contextlib.contextmanager
 def prepared_campaign(params: ScreenParameters, *, model_id: str | None = None) -> Iterator[Prepared]:
     """Resolve the model, take the campaign's lock, plan it and clean leftovers; yield while holding the lock.
@@ -47,6 +61,8 @@ def prepared_campaign(params: ScreenParameters, *, model_id: str | None = None) 
     checkpoint, mid = (
         resolve_checkpoint(params.checkpoint) if model_id is None else (params.checkpoint or "", model_id)
     )
+    if model_id is None:
+        check_ranking_parameters(params, checkpoint)
     store = ResultsStore(params.resolved_results_dir())
     store.ensure()
     cid = campaign_id_for(params, mid)

@@ -8,6 +8,7 @@ runs all steps of a chunk in one process without intermediate files (the one-pro
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from dataclasses import asdict, dataclass
@@ -24,6 +25,29 @@ from screening.campaign.write import assemble_chunk, n_atoms_for
 from screening.store import ResultsStore
 from screening.store.atomic import atomic_parquet
 from screening.store.provenance import utc_now
+
+#: Fault injection for tests (unset in normal use): a file path. The first chunk task to start, in any process,
+#: creates that file holding ``"<pid> <chunk id>"`` and then pauses for :data:`CHUNK_HOLD_SECONDS_ENV` seconds
+#: (default 60), so a test can SIGKILL the process while it runs a chunk (``tests/flows/test_dask_faults.py``).
+#: Every later chunk task finds the file and goes on at once.
+CHUNK_HOLD_ENV = "CLOUD_CHUNK_TEST_HOLD"
+CHUNK_HOLD_SECONDS_ENV = "CLOUD_CHUNK_TEST_HOLD_S"
+
+
+def chunk_test_hold(chunk_id: str) -> None:
+    """The test hook of :data:`CHUNK_HOLD_ENV` (a no-op unless that variable is set)."""
+    path = os.environ.get(CHUNK_HOLD_ENV)
+    if not path:
+        return
+    tmp = f"{path}.{os.getpid()}.tmp"
+    Path(tmp).write_text(f"{os.getpid()} {chunk_id}\n")
+    try:
+        os.link(tmp, path)  # atomic and exclusive: only the first task holds
+    except FileExistsError:
+        return
+    finally:
+        os.unlink(tmp)
+    time.sleep(float(os.environ.get(CHUNK_HOLD_SECONDS_ENV, "60")))
 
 
 @dataclass(frozen=True)
@@ -58,6 +82,7 @@ def encode_stage(root: str, campaign_id: str, chunk_id: str, symprec: float) -> 
     store = ResultsStore(root)
     if chunk_id in store.committed_chunks(campaign_id):
         return ""
+    chunk_test_hold(chunk_id)
     t0 = time.perf_counter()
     encoded, rejects = encode_chunk(store.read_input(campaign_id, chunk_id), symprec=symprec)
     work = store.layout.work_dir(campaign_id, chunk_id)

@@ -22,6 +22,7 @@ explicitly gives a reject ``unsupported_format``.
 
 from __future__ import annotations
 
+import glob
 import json
 import warnings
 from collections.abc import Iterable, Iterator
@@ -66,6 +67,29 @@ def file_format(path: Path) -> str | None:
     if suffix == ".parquet":
         return "parquet"
     return None
+
+
+def resolve_paths(spec: str | Path) -> list[Path]:
+    """The paths a campaign's ``--path`` names: a folder, a file, or a glob (``**`` recurses).
+
+    Raises
+    ------
+    FileNotFoundError
+        One line naming ``spec``: nothing exists there, the glob matches nothing, or the folder holds no file of
+        a recognised type.
+    """
+    text = str(spec)
+    if glob.has_magic(text):
+        paths = sorted(Path(p) for p in glob.glob(text, recursive=True) if Path(p).is_file())
+        if not paths:
+            raise FileNotFoundError(f"--path {text!r} matches no file")
+        return paths
+    path = Path(text)
+    if not path.exists():
+        raise FileNotFoundError(f"--path {text}: no such file or folder")
+    if path.is_dir() and not any(p.is_file() and file_format(p) for p in path.rglob("*")):
+        raise FileNotFoundError(f"--path {text}: the folder holds no structure file (CIF, POSCAR, ...)")
+    return [path]
 
 
 def _message(exc: BaseException) -> str:

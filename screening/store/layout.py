@@ -12,7 +12,7 @@
       campaigns/<campaign>/manifest.parquet      candidate -> chunk, written once
       campaigns/<campaign>/inputs/<chunk>.parquet  the candidates of each chunk (CANDIDATE_SCHEMA)
       campaigns/<campaign>/work/<chunk>/         intermediate files of chunks in flight
-      campaigns/staging-<campaign>-<nonce>/      a plan being written (renamed to campaigns/<campaign>)
+      campaigns/.staging/<campaign>-<pid>-<nonce>/  a plan being written (renamed to campaigns/<campaign>)
       locks/<campaign>.lock                      held (flock) by the one process running the campaign
 
 A campaign's plan (inputs + manifest + campaign row) and each chunk's results are committed by renaming a
