@@ -155,8 +155,8 @@ def timed_command(cmd: list[str], *, env: dict[str, str] | None = None, rss: boo
 
 
 def _json_of(run: dict[str, Any]) -> dict[str, Any]:
-    text = "\n".join(line for _, stream, line in run["lines"] if stream == "out")
-    start = text.find("{")
+    text = "\n" + "\n".join(line for _, stream, line in run["lines"] if stream == "out")
+    start = text.rfind("\n{\n")  # the summary (json.dumps with indent) starts with a line holding "{"
     return json.loads(text[start:]) if start >= 0 else {}
 
 
@@ -253,6 +253,7 @@ def section_stages(work: Path, args: argparse.Namespace) -> dict[str, Any]:
     from screening.campaign.stages import _finish
     from screening.store import ResultsStore
 
+    os.environ["OMP_NUM_THREADS"] = "1"  # load_predictor gives torch this many threads
     torch.set_num_threads(1)
     n, chunk = args.stages_size, args.chunk_size
     pool = tiled_pool(n, work / f"stages_{n}.parquet")
@@ -291,12 +292,10 @@ def section_stages(work: Path, args: argparse.Namespace) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------------------- scaling
 def run_inprocess(pool: Path, results: Path, checkpoint: str | None, chunk: int) -> float:
-    import torch
-
     from screening.campaign import ScreenParameters
     from screening.campaign.runner import run_campaign
 
-    torch.set_num_threads(1)  # like one Dask worker
+    os.environ["OMP_NUM_THREADS"] = "1"  # like one Dask worker: load_predictor gives torch one thread
     params = ScreenParameters(campaign_id="bench", source={"kind": "pool", "path": str(pool)}, checkpoint=checkpoint,
                               results_dir=str(results), chunk_size=chunk)  # fmt: skip
     t0 = time.perf_counter()

@@ -210,8 +210,10 @@ def screen_chunks(
             logger.info("chunk %s done (%d/%d): %d ok, %d rejected, %.1f s",
                         r["chunk_id"], len(results), len(pending), r["n_ok"], r["n_rejected"], r["seconds"])  # fmt: skip
     if failed:
+        done = ResultsStore(root).committed_chunks(campaign_id)
+        n_failed = sum(1 for _, chunk_id in pending if chunk_id not in done)
         raise RuntimeError(
-            f"{len(failed)} of {len(futures)} tasks failed (first: {failed[0]}); the other chunks are committed. "
+            f"{n_failed} of {len(pending)} chunks failed (first: {failed[0]}); the others are committed. "
             f"Run again with campaign id {campaign_id!r} to retry only the failed chunks."
         )
     return results
