@@ -267,31 +267,80 @@ class _Progress:
             bar.close()
 
 
+def _process_started_at() -> float:
+    """Wall clock (epoch s) when this process started (Linux ``/proc``; now, elsewhere)."""
+    try:
+        ticks = os.sysconf("SC_CLK_TCK")
+        start = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19]) / ticks
+        boot = next(
+            float(line.split()[1])
+            for line in Path("/proc/stat").read_text().splitlines()
+            if line.startswith("btime")
+        )
+        return boot + start
+    except (OSError, ValueError, IndexError, StopIteration):
+        return time.time()
+
+
+#: Start-up and exit steps, in order, as (timeline key, what the time up to it is spent on).
+TIMELINE_STEPS: tuple[tuple[str, str], ...] = (
+    ("process_start", ""),
+    ("cli_ready", "Python start-up and the CLI's imports"),
+    ("lock_checked", "model id (checkpoint hash), campaign id, lock probe"),
+    ("server_ready", "temporary Prefect server start (overlaps the Dask cluster start)"),
+    ("cluster_ready", "Dask cluster start (workers import torch, pymatgen, Prefect)"),
+    ("flow_started", "flow run created on the server"),
+    ("planned", "plan: read the source, check stored SCOPE strings, write chunk inputs"),
+    ("first_chunk_started", "sub-flow run, first tasks submitted to Dask"),
+    ("chunks_done", "all chunks"),
+    ("ranked", "rank (SQL)"),
+    ("artifacts_done", "artifacts (top-k table, Cv plot)"),
+    ("flow_done", "flow run finished on the server"),
+    ("torn_down", "Dask cluster closed, logs delivered, Prefect server stopped"),
+)
+
+
+def format_timeline(timeline: dict[str, float]) -> str:
+    """One line: seconds since the process started at each step that was reached."""
+    t0 = timeline.get("process_start") or min(timeline.values())
+    parts = [f"{key} {timeline[key] - t0:.1f}" for key, _ in TIMELINE_STEPS[1:] if key in timeline]
+    return "timeline (s since start): " + ", ".join(parts)
+
+
 def _run_screen(args: argparse.Namespace, params: Any) -> int:
     from screening.campaign.predict import resolve_checkpoint
     from screening.campaign.runner import campaign_id_for, check_ranking_parameters
-    from screening.store import ResultsStore
+    from screening.store.layout import StoreLayout
+    from screening.store.lock import probe_campaign_lock
 
+    timeline = {"process_start": _process_started_at(), "cli_ready": time.time()}
     t0 = time.perf_counter()
     checkpoint, model_id = resolve_checkpoint(params.checkpoint)
-    check_ranking_parameters(
-        params, checkpoint
-    )  # --where / --rank-by against the leaderboard, before any work
+    check_ranking_parameters(params, checkpoint)  # --where / --rank-by against the leaderboard, before any work
     campaign_id = campaign_id_for(params, model_id)
     params = params.model_copy(update={"campaign_id": campaign_id})
-    store = ResultsStore(params.resolved_results_dir())
+    root = params.resolved_results_dir()
+    # refuse a running campaign now, before any server or cluster starts (the flow takes the lock for the run)
+    probe_campaign_lock(StoreLayout(root).lock_path(campaign_id))
+    timeline["lock_checked"] = time.time()
+    print(f"campaign {campaign_id}: results in {root}", file=sys.stderr)
     from flows.prefect_server import local_prefect_api
 
-    print(f"campaign {campaign_id}: results in {store.root}", file=sys.stderr)
     cluster = _ClusterStarter(params)
     try:
-        # the local Dask cluster starts (workers importing the pipeline) while the Prefect server starts
-        with local_prefect_api(on_url=cluster.start) as api:
+        # the local Dask cluster starts (workers importing the pipeline) while the Prefect server starts; it is
+        # closed before the server stops, so its workers deliver their last logs to a server that still listens
+        with local_prefect_api(on_url=cluster.start, before_stop=cluster.close) as api:
+            timeline["server_ready"] = time.time()
             print(f"Prefect API {api}", file=sys.stderr)
             from flows.screen import screen
 
             logging.getLogger("distributed").setLevel(logging.ERROR)  # worker start/stop chatter
             params = cluster.wait(params)
+            timeline["cluster_ready"] = time.time()
+            from screening.store import ResultsStore
+
+            store = ResultsStore(root)
             try:
                 with _Progress(store, campaign_id, enabled=not args.no_progress), _one_line_console_logs():
                     summary = screen(params)
@@ -302,10 +351,14 @@ def _run_screen(args: argparse.Namespace, params: Any) -> int:
                           "to finish the rest", file=sys.stderr)  # fmt: skip
                     return 1
                 raise
-            seconds = time.perf_counter() - t0
-            _print_summary(args, params, store, campaign_id, summary, seconds)
+            timeline.update(summary.pop("timeline", {}))
+            timeline["flow_done"] = time.time()
+        timeline["torn_down"] = time.time()
     finally:
         cluster.close()
+    # printed after the tear-down: the command exits as soon as the summary is out
+    summary["timeline"] = timeline
+    _print_summary(args, params, store, campaign_id, summary, time.perf_counter() - t0)
     return 0
 
 
@@ -382,10 +435,13 @@ class _ClusterStarter:
         return params.model_copy(update={"dask_address": self.cluster.scheduler_address})
 
     def close(self) -> None:
+        """Close the cluster (once; later calls do nothing)."""
         if self.thread is not None:
             self.thread.join()
+            self.thread = None
         if self.cluster is not None:
-            self.cluster.close(timeout=30)
+            cluster, self.cluster = self.cluster, None
+            cluster.close(timeout=30)
 
 
 def _print_summary(
@@ -408,6 +464,8 @@ def _print_summary(
           f"{row['n_rejected']} rejected, {row['n_chunks_done']}/{row['n_chunks']} chunks ({row['status']}); "
           f"{summary['chunks_run']} chunks run now{' (resumed)' if summary['resumed'] else ''}")  # fmt: skip
     print(f"wall time {seconds:.1f} s ({rate:.0f} candidates/s end to end)")
+    if summary.get("timeline"):
+        print(format_timeline(summary["timeline"]))
     print(f"results:  {store.root}  (Parquet parts under parts/{campaign_id}/)")
     print(f"DuckDB:   {store.db_path}  (views only; open read-only)")
     if summary.get("artifacts"):

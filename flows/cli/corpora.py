@@ -15,6 +15,7 @@ DEFAULT_POOL_SIZE = 12_500
 DEFAULT_POOL_SEED = 0
 DEFAULT_POOL_MAX_SITES = 40
 DEFAULT_PYXTAL_POOL = Path("data/pools/pyxtal_pool.parquet")
+DEFAULT_SCOPE_POOL = Path("data/pools/scope_pool.parquet")
 DEFAULT_CORPORA = Path("data/corpora")
 DEFAULT_PRETRAIN = Path("data/corpora/pretrain")
 
@@ -26,14 +27,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Generate a seeded candidate pool and write it as one Parquet file (CANDIDATE_SCHEMA). "
         "The defaults rebuild the bundled data/pools/prototype_pool_v1.parquet.",
     )
-    p.add_argument("--kind", choices=["prototype", "pyxtal"], default="prototype", help="pool generator")
+    p.add_argument(
+        "--kind",
+        choices=["prototype", "pyxtal", "scope"],
+        default="prototype",
+        help="pool generator (scope: SCOPE-only candidates, no structures; 10^6 in minutes)",
+    )
     p.add_argument("--size", type=positive_int, default=DEFAULT_POOL_SIZE, help="number of candidates")
     p.add_argument("--seed", type=int, default=DEFAULT_POOL_SEED, help="random seed")
     p.add_argument(
         "--out",
         type=Path,
         default=None,
-        help=f"output Parquet file (default: {DEFAULT_POOL} for prototype, {DEFAULT_PYXTAL_POOL} for pyxtal)",
+        help=f"output Parquet file (default: {DEFAULT_POOL} for prototype, {DEFAULT_PYXTAL_POOL} for pyxtal, "
+        f"{DEFAULT_SCOPE_POOL} for scope)",
     )
     p.add_argument(
         "--max-sites",
@@ -130,6 +137,13 @@ POOL_SOURCES = {
         "atom counts)",
         "pyxtal: MIT",
     ),
+    "scope": (
+        "SCOPE-only candidates (no structures): pyxtal's spg_num_wps_mp.csv space-group x Wyckoff skeletons "
+        "(counted over 88,678 Materials Project structures) and pymatgen's AFLOW prototypes' orbit sets, decorated "
+        "with charge-balanced compositions drawn from pymatgen's ICSD ion occurrences",
+        "pyxtal: MIT; Materials Project data: CC BY 4.0; pymatgen: MIT; AFLOW prototype library: cite Mehl et al. "
+        "2017",
+    ),
 }
 
 
@@ -165,7 +179,8 @@ def _build_pool(args: argparse.Namespace) -> int:
     from screening.settings import get_settings
 
     if args.out is None:
-        args.out = DEFAULT_POOL if args.kind == "prototype" else DEFAULT_PYXTAL_POOL
+        defaults = {"prototype": DEFAULT_POOL, "pyxtal": DEFAULT_PYXTAL_POOL, "scope": DEFAULT_SCOPE_POOL}
+        args.out = defaults[args.kind]
     symprec = args.symprec if args.symprec is not None else get_settings().symprec
     max_sites = args.max_sites or None
     if args.kind == "prototype":
@@ -179,6 +194,10 @@ def _build_pool(args: argparse.Namespace) -> int:
             dedup=args.dedup,
             symprec=symprec,
         )
+    elif args.kind == "scope":
+        from screening.sources.scope_pool import ScopePool
+
+        pool = ScopePool(args.size, args.seed, batch_size=max(args.batch_size, 10_000))
     else:
         from screening.sources.pyxtal_pool import PyxtalPool
 

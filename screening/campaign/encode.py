@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 
+import numpy as np
 import pyarrow as pa
 
 from cloud_core.rejects import Reject
 from screening.campaign.rejects_table import rejects_to_table
+from screening.campaign.stored_scope import STORED_BACKEND, trusted_mask, validate_stored_scopes
 from screening.store.schemas import ENCODED_FIELDS
 
 ENCODED_SCHEMA = pa.schema(list(ENCODED_FIELDS))
@@ -23,6 +25,9 @@ class ReadReason(StrEnum):
 
 def encode_chunk(table: pa.Table, *, symprec: float = 0.01) -> tuple[pa.Table, pa.Table]:
     """SCOPE-encode one chunk.
+
+    A candidate whose stored SCOPE string the campaign trusts (:func:`~screening.campaign.stored_scope.trusted_mask`)
+    is validated instead of encoded: no structure is read and no symmetry searched.
 
     Parameters
     ----------
@@ -45,19 +50,24 @@ def encode_chunk(table: pa.Table, *, symprec: float = 0.01) -> tuple[pa.Table, p
     from cloud_core.scope.validate import check_scopes
     from screening.campaign.source_tables import READ_REJECT_KEY
 
+    trusted = trusted_mask(table, symprec)
     cols = table.select(["candidate_id", "source", "formula", "structure_json", "meta_json"]).to_pydict()
     rejects: list[Reject] = []
     info: dict[str, tuple[str | None, str | None]] = {}
     struct_ids, structures, records = [], [], {}
-    for cid, src, formula, sj, meta in zip(
+    stored_strings: dict[str, str] = {}
+    for cid, src, formula, sj, meta, stored in zip(
         cols["candidate_id"],
         cols["source"],
         cols["formula"],
         cols["structure_json"],
         cols["meta_json"],
+        trusted,
         strict=True,
     ):
         info[cid] = (src, formula)
+        if stored:  # the source's SCOPE string: no structure read, no symmetry search
+            continue
         if sj:
             try:
                 structures.append(Structure.from_dict(json.loads(sj)))
@@ -84,7 +94,20 @@ def encode_chunk(table: pa.Table, *, symprec: float = 0.01) -> tuple[pa.Table, p
         ok, scope_rejects = encode_many(structures, ids=struct_ids, symprec=symprec)
         records.update(dict(ok))
         rejects.extend(scope_rejects)
-    scopes = {cid: rec.to_string() for cid, rec in records.items()}
+    if trusted.any():
+        rows_at = np.flatnonzero(trusted)
+        stored_ids = [cols["candidate_id"][i] for i in rows_at]
+        strings = table.column("scope").take(pa.array(rows_at)).to_pylist()
+        for cid, text, got in zip(stored_ids, strings, validate_stored_scopes(strings), strict=True):
+            if isinstance(got, ScopeError):
+                rejects.append(
+                    Reject(cid, "scope", str(got.reason), f"stored SCOPE string: {got.message}"[:500])
+                )
+            else:
+                records[cid] = got
+                stored_strings[cid] = text
+    # every string written passes the one validator: stored strings as stored, encoded ones as written
+    scopes = {cid: stored_strings.get(cid) or rec.to_string() for cid, rec in records.items()}
     check = check_scopes(list(scopes.values()))
     rejects.extend(check.rejects(list(scopes), stage="scope"))
     invalid = {cid for k, cid in enumerate(scopes) if not check.valid[k]}
@@ -104,7 +127,7 @@ def encode_chunk(table: pa.Table, *, symprec: float = 0.01) -> tuple[pa.Table, p
                 "scope": scopes[cid],
                 "spacegroup": rec.spacegroup,
                 "n_sites": rec.n_sites,
-                "scope_backend": getattr(rec, "backend", None),
+                "scope_backend": STORED_BACKEND if rec.backend == "string" else rec.backend,
             }
         )
     return pa.Table.from_pylist(rows, schema=ENCODED_SCHEMA), rejects_to_table(rejects)

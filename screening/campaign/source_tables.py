@@ -11,7 +11,12 @@ import pyarrow.parquet as pq
 
 from cloud_core.rejects import Reject
 from screening.campaign.spec import SourceSpec
-from screening.sources.candidate import CANDIDATE_SCHEMA, candidates_to_table
+from screening.sources.candidate import (
+    BASE_CANDIDATE_SCHEMA,
+    CANDIDATE_SCHEMA,
+    candidates_to_table,
+    with_scope_columns,
+)
 
 #: Key of ``meta_json`` that carries why a source could not read an item (see :func:`_read_rejects_table`).
 READ_REJECT_KEY = "read_reject"
@@ -50,12 +55,13 @@ def _read_pool(source: SourceSpec, batch_rows: int) -> Iterator[pa.Table]:
             + (" (the bundled pool ships with the project under data/pools/)" if not source.path else "")
         )
     pf = pq.ParquetFile(path)
-    missing = [n for n in CANDIDATE_SCHEMA.names if n not in pf.schema_arrow.names]
+    missing = [n for n in BASE_CANDIDATE_SCHEMA.names if n not in pf.schema_arrow.names]
     if missing:
         raise ValueError(f"{path} is not a candidate pool: it lacks the columns {missing}")
+    columns = [n for n in CANDIDATE_SCHEMA.names if n in pf.schema_arrow.names]  # stored SCOPE: optional
     skip, left = source.offset, source.limit
-    for batch in pf.iter_batches(batch_size=batch_rows, columns=CANDIDATE_SCHEMA.names):
-        table = pa.Table.from_batches([batch]).cast(CANDIDATE_SCHEMA)
+    for batch in pf.iter_batches(batch_size=batch_rows, columns=columns):
+        table = with_scope_columns(pa.Table.from_batches([batch]))
         if skip:
             if skip >= table.num_rows:
                 skip -= table.num_rows

@@ -120,6 +120,12 @@ class ScreenParameters(BaseModel):
         2000, ge=1, le=1_000_000, description="Candidates per chunk (unit of work and resume)."
     )
     batch_size: int = Field(512, ge=1, description="Model batch size.")
+    chunks_per_task: int | None = Field(
+        None,
+        ge=1,
+        description="Chunks one Dask task processes on CPU workers (default: about 4 tasks per worker, at most "
+        "16); not part of the parameter hash.",
+    )
     device: str = Field("auto", description="Model device: auto, cpu, cuda, cuda:N.")
     rank_by: str | None = Field(
         None,

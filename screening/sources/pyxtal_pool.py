@@ -125,7 +125,7 @@ class PyxtalPool:
 
     def batches_with_rejects(self) -> Iterator[tuple[list[Candidate], list[Reject]]]:
         """Yield ``(candidates, rejects)``; each failed attempt is one reject with its reason."""
-        from cloud_core.scope import encode
+        from cloud_core.scope import encode, scope_version
         from screening.corpora.pretrain import decorate_ionic, ion_tables
 
         self.stats = stats = PoolStats()
@@ -152,7 +152,7 @@ class PyxtalPool:
                 rejects.append(Reject(rid, STAGE, reason, message))
             else:
                 structure, meta = result
-                scope = meta["scope"]
+                scope = meta.pop("scope")
                 if scope in seen:
                     stats.failures[PyxtalRejectReason.DUPLICATE] += 1
                     rejects.append(
@@ -168,6 +168,9 @@ class PyxtalPool:
                             structure,
                             structure.composition.reduced_formula,
                             meta,
+                            scope,
+                            self.symprec,
+                            scope_version(),
                         )
                     )
                     stats.accepted += 1
