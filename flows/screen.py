@@ -23,10 +23,12 @@ from prefect.futures import as_completed
 from prefect_dask import DaskTaskRunner
 
 from screening.campaign.plan import plan_campaign
-from screening.campaign.predict import resolve_checkpoint
+from screening.campaign.predict import load_predictor, resolve_checkpoint
+from screening.campaign.questions import check_objectives
 from screening.campaign.runner import campaign_id_for, leaders
 from screening.campaign.spec import ScreenParameters
 from screening.campaign.stages import encode_stage, finalize_stage, predict_stage
+from screening.objectives import Objective
 from screening.store import ResultsStore, campaign_lock
 
 
@@ -72,17 +74,35 @@ def finalize_task(
     return finalize_stage(root, campaign_id, chunk_id, chunk_index, work, temperatures_K, model_id, symprec)
 
 
+@task(name="check-objectives", cache_policy=NONE)
+def check_objectives_task(params: ScreenParameters, checkpoint: str) -> dict[str, str]:
+    """Fail now if the main objective needs a column the model lacks; say which extra ones cannot be answered."""
+    model = load_predictor(checkpoint, "cpu")
+    return {str(k): v for k, v in check_objectives(params, model).items()}
+
+
 @task(name="rank", cache_policy=NONE)
-def rank_task(params: ScreenParameters, campaign_id: str) -> list[dict[str, Any]]:
+def rank_task(
+    params: ScreenParameters, campaign_id: str, objective: Objective | None = None
+) -> list[dict[str, Any]]:
     store = ResultsStore(params.resolved_results_dir())
-    return leaders(store, campaign_id, params).to_pylist()
+    return leaders(store, campaign_id, params, objective).to_pylist()
 
 
 @task(name="artifacts", cache_policy=NONE)
 def artifacts_task(params: ScreenParameters, campaign_id: str, top: list[dict[str, Any]]) -> str:
     from flows.screen_artifacts import publish_artifacts
 
-    return publish_artifacts(ResultsStore(params.resolved_results_dir()), campaign_id, top)
+    return publish_artifacts(ResultsStore(params.resolved_results_dir()), campaign_id, top, params.objective)
+
+
+@task(name="objective-artifact", cache_policy=NONE)
+def objective_artifact_task(
+    params: ScreenParameters, campaign_id: str, objective: Objective, top: list[dict[str, Any]], why_not: str
+) -> None:
+    from flows.screen_artifacts import publish_objective
+
+    publish_objective(campaign_id, objective, top, why_not)
 
 
 # ----------------------------------------------------------------------------------------------- chunks
@@ -196,6 +216,7 @@ def screen(params: ScreenParameters = ScreenParameters()) -> dict[str, Any]:  # 
     t0 = time.perf_counter()
     _check_validation_available(params)
     checkpoint, model_id = resolve_checkpoint(params.checkpoint)
+    unanswerable = check_objectives_task(params, checkpoint)
     store = ResultsStore(params.resolved_results_dir())
     store.ensure()
     campaign_id = campaign_id_for(params, model_id)
@@ -213,6 +234,12 @@ def screen(params: ScreenParameters = ScreenParameters()) -> dict[str, Any]:  # 
             )
         top = rank_task(params, campaign_id)
         artifact_note = artifacts_task(params, campaign_id, top)
+        by_objective = {str(params.objective): top}
+        for objective in params.objectives()[1:]:
+            why_not = unanswerable.get(str(objective), "")
+            extra = [] if why_not else rank_task(params, campaign_id, objective)
+            objective_artifact_task(params, campaign_id, objective, extra, why_not)
+            by_objective[str(objective)] = extra
         validation = validate_step(params, campaign_id, [r["candidate_id"] for r in top])
     return {
         "campaign_id": campaign_id,
@@ -222,7 +249,10 @@ def screen(params: ScreenParameters = ScreenParameters()) -> dict[str, Any]:  # 
         "n_chunks": plan["n_chunks"],
         "chunks_run": len(chunks),
         "resumed": plan["resumed"],
+        "objective": str(params.objective),
         "top": top,
+        "top_by_objective": by_objective,
+        "unanswerable_objectives": unanswerable,
         "artifacts": artifact_note,
         "validation": validation,
         "seconds": time.perf_counter() - t0,

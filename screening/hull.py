@@ -66,7 +66,7 @@ class HullColumn(StrEnum):
 
 
 @functools.cache
-def _element_symbols() -> frozenset[str]:
+def element_symbols() -> frozenset[str]:
     from pymatgen.core.periodic_table import Element
 
     return frozenset(e.symbol for e in Element)
@@ -80,7 +80,7 @@ def parse_formula(formula: str) -> tuple[tuple[str, ...], tuple[float, ...]] | N
     """
     amounts: dict[str, float] = defaultdict(float)
     if _SIMPLE.fullmatch(formula):
-        symbols = _element_symbols()
+        symbols = element_symbols()
         for el, num in _TOKEN.findall(formula):
             if el not in symbols:
                 return None
@@ -310,7 +310,9 @@ class ReferenceHull:
         m = len(formulas)
         codes: dict[str, int] = {}
         inverse = np.fromiter(
-            (codes.setdefault(f, len(codes)) if f is not None else -1 for f in formulas), dtype=np.int64, count=m
+            (codes.setdefault(f, len(codes)) if f is not None else -1 for f in formulas),
+            dtype=np.int64,
+            count=m,
         )
         uniq = list(codes)
         parsed = [parse_formula(f) for f in uniq]

@@ -29,13 +29,17 @@ def test_matches_pymatgen_on_random_ternaries_and_quaternaries(hull):
         pts, es = hull.system_points(els)
         assert len(pts) > 0, els
         entries = [PDEntry(Composition({e: 1}), 0.0) for e in els]
-        entries += [PDEntry(Composition(dict(zip(els, x, strict=True))), e) for x, e in zip(pts, es, strict=True)]
+        entries += [
+            PDEntry(Composition(dict(zip(els, x, strict=True))), e) for x, e in zip(pts, es, strict=True)
+        ]
         pd = PhaseDiagram(entries)
         x = rng.dirichlet(np.ones(len(els)), 25)
         e = rng.uniform(-3.5, 0.5, 25)
         ours = e - hull.hull_energy(els, x)
         ref = [
-            pd.get_e_above_hull(PDEntry(Composition(dict(zip(els, xi, strict=True))), ei), allow_negative=True)
+            pd.get_e_above_hull(
+                PDEntry(Composition(dict(zip(els, xi, strict=True))), ei), allow_negative=True
+            )
             for xi, ei in zip(x, e, strict=True)
         ]
         np.testing.assert_allclose(ours, ref, atol=1e-6, rtol=0)
@@ -65,7 +69,9 @@ def test_stability_columns(hull):
     std = np.array([0.1, 0.1, 0.1, 0.1, 0.02, 0.05, 0.1, 0.1])
     t = hull.stability(formulas, e_form, std).to_pydict()
     assert t[HullColumn.CHEMSYS][:4] == ["Cl-Na", "Cl-Na", "Cl-Na", "Fe"]
-    assert t[HullColumn.E_ABOVE_HULL][0] == pytest.approx(0.0, abs=1e-9)  # the known ground state is on the hull
+    assert t[HullColumn.E_ABOVE_HULL][0] == pytest.approx(
+        0.0, abs=1e-9
+    )  # the known ground state is on the hull
     assert t[HullColumn.E_ABOVE_HULL][1] == pytest.approx(-0.5, abs=1e-9)
     assert t[HullColumn.KNOWN_COMPOSITION][:4] == [True, True, False, True]
     # 0.5 below the hull at a known composition; an element 2.5 sigma below zero; 1 sigma is not
