@@ -2,7 +2,8 @@
 
 plan (flow process, under the campaign's lock) -> per chunk on Dask workers: SCOPE encode -> predict (on a GPU
 worker when the cluster has one: Dask resource ``GPU``) -> Debye + write (atomic commit) -> rank (SQL on the
-store) -> artifacts (top-k table, rejects summary, Cv(T) of the leaders) -> validation hook (phonons).
+store) -> artifacts (top-k table per objective, rejects summary, Cv(T) of the leaders) -> validation hook (phonons)
+-> the HTML report (a link artifact).
 
 Every task calls a plain function of :mod:`screening.campaign`; tasks pass paths and ids, never structures.
 What is done is read from the store (committed chunks), never from Prefect's cache, so a killed run started
@@ -94,6 +95,19 @@ def artifacts_task(params: ScreenParameters, campaign_id: str, top: list[dict[st
     from flows.screen_artifacts import publish_artifacts
 
     return publish_artifacts(ResultsStore(params.resolved_results_dir()), campaign_id, top, params.objective)
+
+
+@task(name="report", cache_policy=NONE)
+def report_task(params: ScreenParameters, campaign_id: str) -> str:
+    """Write the campaign's HTML report and publish a link artifact to it; returns its path."""
+    from flows.screen_artifacts import publish_report_link
+    from screening.report import write_report
+
+    store = ResultsStore(params.resolved_results_dir())
+    path = write_report(store, campaign_id, params.ranking(), k=params.top_k,
+                        temperature_K=params.rank_temperature_K)  # fmt: skip
+    publish_report_link(campaign_id, str(path))
+    return str(path)
 
 
 @task(name="objective-artifact", cache_policy=NONE)
@@ -241,6 +255,7 @@ def screen(params: ScreenParameters = ScreenParameters()) -> dict[str, Any]:  # 
             objective_artifact_task(params, campaign_id, objective, extra, why_not)
             by_objective[str(objective)] = extra
         validation = validate_step(params, campaign_id, [r["candidate_id"] for r in top])
+        report = report_task(params, campaign_id)  # after validation, so phonon comparisons are in it
     return {
         "campaign_id": campaign_id,
         "results_dir": str(store.root),
@@ -254,6 +269,7 @@ def screen(params: ScreenParameters = ScreenParameters()) -> dict[str, Any]:  # 
         "top_by_objective": by_objective,
         "unanswerable_objectives": unanswerable,
         "artifacts": artifact_note,
+        "report": report,
         "validation": validation,
         "seconds": time.perf_counter() - t0,
     }

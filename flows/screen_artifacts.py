@@ -7,7 +7,7 @@ import io
 import math
 from typing import Any
 
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 
 from screening.ranking import curves_of
 from screening.store import ResultsStore
@@ -137,3 +137,15 @@ def publish_artifacts(
         key=_key(campaign_id, "cv-leaders"), markdown=md, description="Cv(T) of the leaders"
     )
     return str(path)
+
+
+def publish_report_link(campaign_id: str, path: str) -> None:
+    """A link artifact to the campaign's HTML report."""
+    from pathlib import Path
+
+    create_link_artifact(
+        key=_key(campaign_id, "report"),
+        link=Path(path).resolve().as_uri(),
+        link_text=f"report of {campaign_id}",
+        description="Self-contained HTML report (objective vs stability, distributions, Cv(T), rejects, provenance)",
+    )

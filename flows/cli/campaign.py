@@ -348,6 +348,8 @@ def _print_summary(
     print(f"DuckDB:   {store.db_path}  (views only; open read-only)")
     if summary.get("artifacts"):
         print(f"Cv plot:  {summary['artifacts']}")
+    if summary.get("report"):
+        print(f"report:   {summary['report']}  (cloud report --campaign {campaign_id})")
     print(f"more:     cloud top --campaign {campaign_id} --objective thermoelectric --uncertainty conservative")
     print(
         f"          cloud query \"SELECT stage, reason, count(*) FROM rejects WHERE campaign_id = '{campaign_id}' GROUP BY ALL\"",
