@@ -225,10 +225,9 @@ def build_report(
     score_col, _ = required_columns(ranking, columns)
     targets = target_columns(store, campaign_id)
     numeric = [c for c in targets if c not in _NON_PROPERTIES and not c.endswith("_std")]
-    sel = ", ".join(f'p."{c}"' for c in ["candidate_id", *numeric, *(c for c in ("e_above_hull",) if c in targets)]
-                    if c != "candidate_id")  # fmt: skip
+    sel = ", ".join(f'p."{c}"' for c in numeric)
     data = store.query(
-        f"SELECT p.candidate_id, {sel} FROM predictions p WHERE p.campaign_id = $cid "
+        f"SELECT p.candidate_id{', ' + sel if sel else ''} FROM predictions p WHERE p.campaign_id = $cid "
         f"ORDER BY hash(p.candidate_id) LIMIT {MAX_SCATTER_POINTS}",
         {"cid": campaign_id},
     ).to_pydict()
@@ -256,7 +255,7 @@ def build_report(
                                  hull_x, obj_y, marked, "e_above_hull (eV/atom)", score_col,
                                  vline=ranking.max_e_above_hull, note=note))  # fmt: skip
     parts.append("<h2>Predicted properties</h2>")
-    for c in [*numeric, *(["e_above_hull"] if "e_above_hull" in data else [])]:
+    for c in numeric:
         parts.append(histogram_svg(f"dist-{c}", f"distribution of {c}", data[c], c))
     parts.append("<h2>Heat capacity of the leaders</h2>")
     parts.append(_cv_section(store, campaign_id, leaders[:n_curves], camp["temperatures_K"]))
@@ -275,6 +274,8 @@ def build_report(
 
 def _cv_section(store: ResultsStore, campaign_id: str, leaders: list[dict], temps: list[float]) -> str:
     with_theta = [r for r in leaders if _finite(r.get("theta_K"))]
+    if not leaders:
+        return "<p>No leaders: no candidate answers this question.</p>"
     if not with_theta:
         return "<p>The model has no Debye head: no Cv(T) curves.</p>"
     from cloud_core.debye.thermo import debye_cv

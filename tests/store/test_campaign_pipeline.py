@@ -14,6 +14,7 @@ from screening.store import ResultsStore  # noqa: E402
 
 
 def _params(pool, ckpt, res, **kw) -> ScreenParameters:
+    kw.setdefault("objective", "custom")  # the pipeline's mechanics: rank by theta_K, no stability filter
     return ScreenParameters(
         source={"kind": "pool", "path": str(pool)}, checkpoint=str(ckpt), results_dir=str(res), **kw
     )
