@@ -42,7 +42,9 @@ def _add_screen_args(p: argparse.ArgumentParser, *, main: bool = False) -> None:
     p.add_argument("--symprec", type=float, default=0.01)
     p.add_argument("--temperatures", help="comma-separated temperatures in K (default: 10..1000 K grid)")
     p.add_argument("--rank-by", help="custom objective: leaderboard column to rank by (default: theta_K)")
-    p.add_argument("--ascending", action="store_true", help="custom objective: rank the smallest values first")
+    p.add_argument(
+        "--ascending", action="store_true", help="custom objective: rank the smallest values first"
+    )
     add_objective_args(p)
     p.add_argument(
         "--extra-objective", action="append", default=[], type=Objective, choices=list(Objective), metavar="NAME",
@@ -337,6 +339,10 @@ def _print_summary(
         print(f"  stable: e_above_hull <= {ranking.max_e_above_hull:g} eV/atom; at most {ranking.per_formula} "
               f"per formula; implausible predictions and {', '.join(ranking.excluded_elements()[:3])}... excluded")  # fmt: skip
     print(format_table(top, leader_columns(top)))
+    if top and all(r.get("e_above_hull_std") is None for r in top):
+        print(
+            "  (this model gives no uncertainties: the *_std columns are empty; retrain with uncertainty for them)"
+        )
     print()
     row = store.query("SELECT * FROM campaigns WHERE campaign_id = $c", {"c": campaign_id}).to_pylist()[0]
     rate = summary["n_candidates"] / seconds if seconds > 0 else float("nan")
@@ -350,7 +356,9 @@ def _print_summary(
         print(f"Cv plot:  {summary['artifacts']}")
     if summary.get("report"):
         print(f"report:   {summary['report']}  (cloud report --campaign {campaign_id})")
-    print(f"more:     cloud top --campaign {campaign_id} --objective thermoelectric --uncertainty conservative")
+    print(
+        f"more:     cloud top --campaign {campaign_id} --objective thermoelectric --uncertainty conservative"
+    )
     print(
         f"          cloud query \"SELECT stage, reason, count(*) FROM rejects WHERE campaign_id = '{campaign_id}' GROUP BY ALL\"",
         flush=True,
@@ -400,6 +408,8 @@ def _cmd_main(args: argparse.Namespace) -> int:
         return 1
     if not args.campaign:
         args.campaign = "main-" + time.strftime("%Y%m%d-%H%M%S")
+    if not hasattr(args, "per_chemsys"):
+        args.per_chemsys = 2  # the top 20 spans at least 10 chemical systems
     if not args.chunk_size:
         import pyarrow.parquet as pq
 
