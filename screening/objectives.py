@@ -12,8 +12,7 @@ An objective is a question with filters, a ranking column and a direction. How i
 
 Every objective keeps candidates that are
 
-- stable enough: ``e_above_hull <= max_e_above_hull`` (default 0.1 eV/atom; ``None`` turns it off; custom
-  applies it only when given),
+- stable enough: ``e_above_hull <= max_e_above_hull`` (default 0.1 eV/atom; ``None`` turns it off),
 - plausible (``implausible`` is false) unless ``include_implausible``,
 - free of radioactive elements and noble gases (unless ``allow_default_excluded``), of ``exclude_elements``,
   and hold all of ``require_elements`` (plus the objective's own, e.g. O for thermal barriers),
@@ -34,7 +33,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class Objective(StrEnum):
@@ -162,13 +161,6 @@ class Ranking(BaseModel):
     @classmethod
     def _elements(cls, v: list[str]) -> list[str]:
         return check_elements(v)
-
-    @model_validator(mode="after")
-    def _custom_threshold(self) -> Ranking:
-        # custom: any column and the user's filters; stability only when asked for
-        if self.objective is Objective.CUSTOM and "max_e_above_hull" not in self.model_fields_set:
-            self.max_e_above_hull = None
-        return self
 
     @property
     def question(self) -> Question:

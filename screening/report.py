@@ -201,8 +201,8 @@ def campaign_ranking(store: ResultsStore, campaign_id: str) -> Ranking:
     """The ranking a campaign was run with (its parameters' objective and options)."""
     from screening.campaign.spec import ScreenParameters
 
-    params = ScreenParameters.model_validate_json(store.read_campaign(campaign_id)["params_json"])
-    return params.ranking()
+    stored = json.loads(store.read_campaign(campaign_id)["params_json"])
+    return ScreenParameters.model_validate(stored.get("all", stored)).ranking()
 
 
 def build_report(

@@ -82,7 +82,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--campaign", metavar="ID", help="campaign id (default: the latest)")
     p.add_argument("--by", help="custom objective: column to rank by (default: theta_K)")
     p.add_argument("--ascending", action="store_true", help="custom objective: smallest first")
-    add_objective_args(p, default_help="custom: --by and --where, no stability filter unless given")
+    add_objective_args(p, default_help="custom: --by and --where")
     p.add_argument("-k", "--top-k", type=int, default=20)
     p.add_argument(
         "--where", action="append", default=[], metavar="COND", help="e.g. 'theta_K>400', 'spacegroup=225'"

@@ -168,12 +168,11 @@ class ScreenParameters(BaseModel):
 
     def ranking(self, objective: Objective | None = None) -> Ranking:
         """The :class:`~screening.objectives.Ranking` of these parameters (for ``objective`` if given)."""
-        fields = {"max_e_above_hull": self.max_e_above_hull} if "max_e_above_hull" in self.model_fields_set else {}
         return Ranking(
             objective=objective or self.objective,
             uncertainty=self.uncertainty,
             k_sigma=self.k_sigma,
-            **fields,
+            max_e_above_hull=self.max_e_above_hull,
             by=self.rank_by,
             descending=self.descending,
             exclude_elements=self.exclude_elements,

@@ -30,7 +30,7 @@ def campaign(tmp_path_factory):
     pool = kit.write_pool(tmp / "pool.parquet", 40)
     params = ScreenParameters(source={"kind": "pool", "path": str(pool)}, checkpoint=str(tmp / "ckpt"),
                               results_dir=str(tmp / "res"), chunk_size=20, campaign_id="obj",
-                              objective="custom", top_k=5)  # fmt: skip
+                              objective="custom", max_e_above_hull=None, top_k=5)  # fmt: skip
     out = run_campaign(params)
     return params, out, str(tmp / "res")
 
@@ -40,7 +40,24 @@ def test_hull_columns_in_top_and_query(campaign, capsys):
 
     params, out, res = campaign
     assert all(c in out.top.column_names for c in HULL_COLUMNS)
-    assert main(["top", "--results", res, "--campaign", "obj", "-k", "3", "--format", "json"]) == 0
+    assert (
+        main(
+            [
+                "top",
+                "--results",
+                res,
+                "--campaign",
+                "obj",
+                "-k",
+                "3",
+                "--format",
+                "json",
+                "--max-e-above-hull",
+                "none",
+            ]
+        )
+        == 0
+    )
     rows = json.loads(capsys.readouterr().out)
     assert len(rows) == 3 and all(c in rows[0] for c in HULL_COLUMNS)
     sql = (
@@ -102,7 +119,7 @@ def test_export_files_reencode_to_their_rows(campaign, tmp_path, capsys, fmt):
     params, out, res = campaign
     dest = tmp_path / fmt
     assert main(["export", "--results", res, "--campaign", "obj", "-k", "6", "--objective", "custom",
-                 "--by", "band_gap", "--format", fmt, "--out", str(dest)]) == 0  # fmt: skip
+                 "--by", "band_gap", "--max-e-above-hull", "none", "--format", fmt, "--out", str(dest)]) == 0  # fmt: skip
     with open(dest / "index.csv") as fh:
         index = list(csv.DictReader(fh))
     assert len(index) == 6 and [int(r["rank"]) for r in index] == list(range(1, 7))

@@ -32,7 +32,7 @@ def report(tmp_path_factory):
     pool = kit.write_pool(tmp / "pool.parquet", 40)
     params = ScreenParameters(source={"kind": "pool", "path": str(pool)}, checkpoint=str(tmp / "ckpt"),
                               results_dir=str(tmp / "res"), chunk_size=20, campaign_id="rep",
-                              objective="custom", top_k=6)  # fmt: skip
+                              objective="custom", max_e_above_hull=None, top_k=6)  # fmt: skip
     run_campaign(params)
     out = tmp / "report.html"
     assert (

@@ -15,6 +15,7 @@ from screening.store import ResultsStore  # noqa: E402
 
 def _params(pool, ckpt, res, **kw) -> ScreenParameters:
     kw.setdefault("objective", "custom")  # the pipeline's mechanics: rank by theta_K, no stability filter
+    kw.setdefault("max_e_above_hull", None)
     return ScreenParameters(
         source={"kind": "pool", "path": str(pool)}, checkpoint=str(ckpt), results_dir=str(res), **kw
     )
@@ -133,7 +134,8 @@ def test_cli_top_and_query_read_the_store(small_pool, tiny_checkpoint, tmp_path,
     )
     res = str(tmp_path / "res")
     assert (
-        main(["top", "--results", res, "-k", "3", "--by", "e_form", "--ascending", "--format", "json"]) == 0
+        main(["top", "--results", res, "-k", "3", "--by", "e_form", "--ascending", "--format", "json",
+              "--max-e-above-hull", "none"]) == 0
     )
     rows = json.loads(capsys.readouterr().out)
     assert [r["rank"] for r in rows] == [1, 2, 3] and rows[0]["e_form"] <= rows[1]["e_form"] <= rows[2][
@@ -141,7 +143,8 @@ def test_cli_top_and_query_read_the_store(small_pool, tiny_checkpoint, tmp_path,
     ]
     assert (
         main(
-            ["top", "--results", res, "--where", "spacegroup=225", "--where", "n_sites<3", "--format", "csv"]
+            ["top", "--results", res, "--where", "spacegroup=225", "--where", "n_sites<3", "--format", "csv",
+             "--max-e-above-hull", "none"]
         )
         == 0
     )
