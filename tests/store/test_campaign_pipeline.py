@@ -133,9 +133,10 @@ def test_cli_top_and_query_read_the_store(small_pool, tiny_checkpoint, tmp_path,
         _params(small_pool, tiny_checkpoint, tmp_path / "res", chunk_size=30, campaign_id="cli")
     )
     res = str(tmp_path / "res")
+    off = ["--max-e-above-hull", "none"]  # an untrained model: no stability filter
     assert (
-        main(["top", "--results", res, "-k", "3", "--by", "e_form", "--ascending", "--format", "json",
-              "--max-e-above-hull", "none"]) == 0
+        main(["top", "--results", res, "-k", "3", "--by", "e_form", "--ascending", "--format", "json", *off])
+        == 0
     )
     rows = json.loads(capsys.readouterr().out)
     assert [r["rank"] for r in rows] == [1, 2, 3] and rows[0]["e_form"] <= rows[1]["e_form"] <= rows[2][
@@ -143,8 +144,18 @@ def test_cli_top_and_query_read_the_store(small_pool, tiny_checkpoint, tmp_path,
     ]
     assert (
         main(
-            ["top", "--results", res, "--where", "spacegroup=225", "--where", "n_sites<3", "--format", "csv",
-             "--max-e-above-hull", "none"]
+            [
+                "top",
+                "--results",
+                res,
+                "--where",
+                "spacegroup=225",
+                "--where",
+                "n_sites<3",
+                "--format",
+                "csv",
+                *off,
+            ]
         )
         == 0
     )
