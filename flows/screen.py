@@ -2,7 +2,8 @@
 
 plan (flow process, under the campaign's lock) -> per chunk on Dask workers: SCOPE encode -> predict (on a GPU
 worker when the cluster has one: Dask resource ``GPU``) -> Debye + write (atomic commit) -> rank (SQL on the
-store) -> artifacts (top-k table, rejects summary, Cv(T) of the leaders) -> validation hook (phonons).
+store) -> artifacts (top-k table per objective, rejects summary, Cv(T) of the leaders) -> validation hook (phonons)
+-> the HTML report (a link artifact).
 
 Every task calls a plain function of :mod:`screening.campaign`; tasks pass paths and ids, never structures.
 What is done is read from the store (committed chunks), never from Prefect's cache, so a killed run started
@@ -23,10 +24,12 @@ from prefect.futures import as_completed
 from prefect_dask import DaskTaskRunner
 
 from screening.campaign.plan import plan_campaign
-from screening.campaign.predict import resolve_checkpoint
+from screening.campaign.predict import load_predictor, resolve_checkpoint
+from screening.campaign.questions import check_objectives
 from screening.campaign.runner import campaign_id_for, check_ranking_parameters, leaders
 from screening.campaign.spec import ScreenParameters
 from screening.campaign.stages import encode_stage, finalize_stage, predict_stage, process_chunk_group
+from screening.objectives import Objective
 from screening.store import ResultsStore, campaign_lock
 
 
@@ -95,17 +98,48 @@ def chunk_group_task(
     )
 
 
+@task(name="check-objectives", cache_policy=NONE)
+def check_objectives_task(params: ScreenParameters, checkpoint: str) -> dict[str, str]:
+    """Fail now if the main objective needs a column the model lacks; say which extra ones cannot be answered."""
+    model = load_predictor(checkpoint, "cpu")
+    return {str(k): v for k, v in check_objectives(params, model).items()}
+
+
 @task(name="rank", cache_policy=NONE)
-def rank_task(params: ScreenParameters, campaign_id: str) -> list[dict[str, Any]]:
+def rank_task(
+    params: ScreenParameters, campaign_id: str, objective: Objective | None = None
+) -> list[dict[str, Any]]:
     store = ResultsStore(params.resolved_results_dir())
-    return leaders(store, campaign_id, params).to_pylist()
+    return leaders(store, campaign_id, params, objective).to_pylist()
 
 
 @task(name="artifacts", cache_policy=NONE)
 def artifacts_task(params: ScreenParameters, campaign_id: str, top: list[dict[str, Any]]) -> str:
     from flows.screen_artifacts import publish_artifacts
 
-    return publish_artifacts(ResultsStore(params.resolved_results_dir()), campaign_id, top)
+    return publish_artifacts(ResultsStore(params.resolved_results_dir()), campaign_id, top, params.objective)
+
+
+@task(name="report", cache_policy=NONE)
+def report_task(params: ScreenParameters, campaign_id: str) -> str:
+    """Write the campaign's HTML report and publish a link artifact to it; returns its path."""
+    from flows.screen_artifacts import publish_report_link
+    from screening.report import write_report
+
+    store = ResultsStore(params.resolved_results_dir())
+    path = write_report(store, campaign_id, params.ranking(), k=params.top_k,
+                        temperature_K=params.rank_temperature_K)  # fmt: skip
+    publish_report_link(campaign_id, str(path))
+    return str(path)
+
+
+@task(name="objective-artifact", cache_policy=NONE)
+def objective_artifact_task(
+    params: ScreenParameters, campaign_id: str, objective: Objective, top: list[dict[str, Any]], why_not: str
+) -> None:
+    from flows.screen_artifacts import publish_objective
+
+    publish_objective(campaign_id, objective, top, why_not)
 
 
 # ----------------------------------------------------------------------------------------------- chunks
@@ -257,6 +291,7 @@ def screen(params: ScreenParameters = ScreenParameters()) -> dict[str, Any]:  # 
     _check_validation_available(params)
     checkpoint, model_id = resolve_checkpoint(params.checkpoint)
     check_ranking_parameters(params, checkpoint)  # a bad filter fails now, not after the campaign ran
+    unanswerable = check_objectives_task(params, checkpoint)
     store = ResultsStore(params.resolved_results_dir())
     store.ensure()
     campaign_id = campaign_id_for(params, model_id)
@@ -278,7 +313,14 @@ def screen(params: ScreenParameters = ScreenParameters()) -> dict[str, Any]:  # 
         timeline["ranked"] = time.time()
         artifact_note = artifacts_task(params, campaign_id, top)
         timeline["artifacts_done"] = time.time()
+        by_objective = {str(params.objective): top}
+        for objective in params.objectives()[1:]:
+            why_not = unanswerable.get(str(objective), "")
+            extra = [] if why_not else rank_task(params, campaign_id, objective)
+            objective_artifact_task(params, campaign_id, objective, extra, why_not)
+            by_objective[str(objective)] = extra
         validation = validate_step(params, campaign_id, [r["candidate_id"] for r in top])
+        report = report_task(params, campaign_id)  # after validation, so phonon comparisons are in it
     starts = [c["started_at"] for c in chunks if c.get("started_at")]
     if starts:
         timeline["first_chunk_started"] = min(starts)
@@ -290,8 +332,12 @@ def screen(params: ScreenParameters = ScreenParameters()) -> dict[str, Any]:  # 
         "n_chunks": plan["n_chunks"],
         "chunks_run": len(chunks),
         "resumed": plan["resumed"],
+        "objective": str(params.objective),
         "top": top,
+        "top_by_objective": by_objective,
+        "unanswerable_objectives": unanswerable,
         "artifacts": artifact_note,
+        "report": report,
         "validation": validation,
         "seconds": time.perf_counter() - t0,
         "timeline": timeline,

@@ -21,6 +21,8 @@ from flows.cli.argtypes import (
     positive_int,
     symprec,
 )
+from flows.cli.objective_args import add_objective_args, leader_columns, objective_fields, one_line
+from screening.objectives import Objective
 
 
 # ------------------------------------------------------------------------------------------- arguments
@@ -67,8 +69,15 @@ def _add_screen_args(p: argparse.ArgumentParser, *, main: bool = False) -> None:
         type=finite_positive_floats,
         help="comma-separated temperatures in K (default: 10..1000 K grid)",
     )
-    p.add_argument("--rank-by", help="leaderboard column to rank by (default: theta_K)")
-    p.add_argument("--ascending", action="store_true", help="rank the smallest values first")
+    p.add_argument("--rank-by", help="custom objective: leaderboard column to rank by (default: theta_K)")
+    p.add_argument(
+        "--ascending", action="store_true", help="custom objective: rank the smallest values first"
+    )
+    add_objective_args(p)
+    p.add_argument(
+        "--extra-objective", action="append", default=[], type=Objective, choices=list(Objective), metavar="NAME",
+        help="also rank for this objective (repeatable; one artifact each)",
+    )  # fmt: skip
     p.add_argument(
         "--where",
         action="append",
@@ -108,8 +117,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = subparsers.add_parser("top", help="ranked candidates of a campaign, with filters")
     p.add_argument("--campaign", metavar="ID", help="campaign id (default: the latest)")
-    p.add_argument("--by", help="column to rank by (default: theta_K)")
-    p.add_argument("--ascending", action="store_true")
+    p.add_argument("--by", help="custom objective: column to rank by (default: theta_K)")
+    p.add_argument("--ascending", action="store_true", help="custom objective: smallest first")
+    add_objective_args(p, default_help="custom: --by and --where")
     p.add_argument("-k", "--top-k", type=positive_int, default=20)
     p.add_argument(
         "--where",
@@ -163,6 +173,9 @@ def _params_from_args(args: argparse.Namespace, *, source: dict[str, Any]) -> An
         "validate_top_k": args.validate_top_k,
         "results_dir": args.results,
     }
+    fields.update(objective_fields(args))
+    if args.extra_objective:
+        fields["extra_objectives"] = args.extra_objective
     if args.chunk_size is not None:
         fields["chunk_size"] = args.chunk_size
     if args.temperatures:
@@ -453,10 +466,20 @@ def _print_summary(
         return
     top = summary["top"]
     print()
-    print(f"Top {len(top)} of campaign {campaign_id} "
-          f"(ranked by {params.rank_by or 'theta_K'}, {'descending' if params.descending else 'ascending'}; "
-          f"Debye values at {params.rank_temperature_K:g} K):")  # fmt: skip
-    print(format_table(top, top_columns(top)))
+    ranking = params.ranking()
+    print(f"Top {len(top)} of campaign {campaign_id} for {ranking.objective} "
+          f"({ranking.uncertainty} values{'' if ranking.uncertainty == 'mean' else f', {ranking.k_sigma:g} sigma'}"
+          f"; Debye values at {params.rank_temperature_K:g} K):")  # fmt: skip
+    if ranking.objective is not Objective.CUSTOM:
+        print(f"  {ranking.question.question}")
+    if ranking.max_e_above_hull is not None:
+        print(f"  stable: e_above_hull <= {ranking.max_e_above_hull:g} eV/atom; at most {ranking.per_formula} "
+              f"per formula; implausible predictions and {', '.join(ranking.excluded_elements()[:3])}... excluded")  # fmt: skip
+    print(format_table(top, leader_columns(top)))
+    if top and all(r.get("e_above_hull_std") is None for r in top):
+        print(
+            "  (this model gives no uncertainties: the *_std columns are empty; retrain with uncertainty for them)"
+        )
     print()
     row = store.query("SELECT * FROM campaigns WHERE campaign_id = $c", {"c": campaign_id}).to_pylist()[0]
     rate = summary["n_candidates"] / seconds if seconds > 0 else float("nan")
@@ -470,7 +493,11 @@ def _print_summary(
     print(f"DuckDB:   {store.db_path}  (views only; open read-only)")
     if summary.get("artifacts"):
         print(f"Cv plot:  {summary['artifacts']}")
-    print(f"more:     cloud top --campaign {campaign_id} --where 'theta_K>400'")
+    if summary.get("report"):
+        print(f"report:   {summary['report']}  (cloud report --campaign {campaign_id})")
+    print(
+        f"more:     cloud top --campaign {campaign_id} --objective thermoelectric --uncertainty conservative"
+    )
     print(
         f"          cloud query \"SELECT stage, reason, count(*) FROM rejects WHERE campaign_id = '{campaign_id}' GROUP BY ALL\"",
         flush=True,
@@ -530,6 +557,8 @@ def _cmd_main(args: argparse.Namespace) -> int:
         return 1
     if not args.campaign:
         args.campaign = "main-" + time.strftime("%Y%m%d-%H%M%S")
+    if not hasattr(args, "per_chemsys"):
+        args.per_chemsys = 2  # the top 20 spans at least 10 chemical systems
     if not args.chunk_size:
         import pyarrow.parquet as pq
 
@@ -540,7 +569,10 @@ def _cmd_main(args: argparse.Namespace) -> int:
 
 
 def _cmd_top(args: argparse.Namespace) -> int:
-    from screening.ranking import latest_campaign, top_k
+    from pydantic import ValidationError
+
+    from screening.objectives import Ranking
+    from screening.ranking import latest_campaign, rank_objective
 
     store = _store(args)
     campaign = args.campaign or latest_campaign(store)
@@ -551,14 +583,23 @@ def _cmd_top(args: argparse.Namespace) -> int:
         )
         return 1
     try:
-        rows = top_k(store, campaign, by=args.by, descending=not args.ascending, k=args.top_k,
-                     conditions=args.where, temperature_K=args.temperature).to_pylist()  # fmt: skip
+        conds = list(args.where)
+        fields = {"objective": Objective.CUSTOM, **objective_fields(args)}
+        if fields["objective"] is Objective.CUSTOM:
+            fields.update(by=args.by, descending=not args.ascending)
+        ranking = Ranking(**fields)
+        rows = rank_objective(store, campaign, ranking, k=args.top_k, conditions=conds,
+                              temperature_K=args.temperature).to_pylist()  # fmt: skip
+    except ValidationError as exc:
+        print(f"error: {one_line(exc)}", file=sys.stderr)
+        return 2
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.format == "table":
-        print(f"campaign {campaign}")
-    _print_rows(rows, args.format, top_columns(rows) if args.format == "table" else None)
+        print(f"campaign {campaign}: {ranking.objective}" + (f" ({ranking.question.question})" if ranking.objective
+              is not Objective.CUSTOM else ""))  # fmt: skip
+    _print_rows(rows, args.format, leader_columns(rows) if args.format == "table" else None)
     return 0
 
 

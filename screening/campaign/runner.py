@@ -16,9 +16,11 @@ import pyarrow as pa
 
 from screening.campaign.plan import CampaignPlan, plan_campaign
 from screening.campaign.predict import PredictorLike, load_predictor, resolve_checkpoint
+from screening.campaign.questions import check_objectives
 from screening.campaign.spec import ScreenParameters, default_campaign_id
 from screening.campaign.stages import ChunkResult, process_chunk
-from screening.ranking import Condition, check_ranking, top_k
+from screening.objectives import Objective
+from screening.ranking import Condition, check_ranking, rank_objective
 from screening.store import ResultsStore, campaign_lock
 
 
@@ -74,13 +76,14 @@ def prepared_campaign(params: ScreenParameters, *, model_id: str | None = None) 
         yield Prepared(store, cid, plan, checkpoint, mid, pending)
 
 
-def leaders(store: ResultsStore, campaign_id: str, params: ScreenParameters) -> pa.Table:
-    """The campaign's top-k under the parameters' ranking and filters."""
-    return top_k(
+def leaders(
+    store: ResultsStore, campaign_id: str, params: ScreenParameters, objective: Objective | None = None
+) -> pa.Table:
+    """The campaign's top-k for the parameters' objective (or ``objective``), filters and diversity caps."""
+    return rank_objective(
         store,
         campaign_id,
-        by=params.rank_by,
-        descending=params.descending,
+        params.ranking(objective),
         k=params.top_k,
         conditions=[Condition(f.column, f.op, f.value) for f in params.filters],
         temperature_K=params.rank_temperature_K,
@@ -110,8 +113,13 @@ def run_campaign(
 ) -> CampaignOutcome:
     """Run (or resume) a campaign in this process and return its outcome (top-k included)."""
     t0 = time.perf_counter()
+    model = (
+        predictor
+        if predictor is not None
+        else load_predictor(resolve_checkpoint(params.checkpoint)[0], params.device)
+    )
+    check_objectives(params, model)  # before anything is planned or screened
     with prepared_campaign(params, model_id=predictor.model_id if predictor is not None else None) as prep:
-        model = predictor if predictor is not None else load_predictor(prep.checkpoint, params.device)
         results = []
         for index, chunk_id in prep.pending:
             r = process_chunk(

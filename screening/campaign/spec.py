@@ -7,6 +7,9 @@ is another campaign). Ranking, top-k, filters and where the work runs can change
 
 A source whose path is missing (or a glob that matches nothing) fails here, at parameter validation, before
 any server, cluster or plan is started.
+
+Ranking (the objective and its options, see :mod:`screening.objectives`), top-k, filters and where the work
+runs can change between a run and its resume: predict once, rank many.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from screening.objectives import DEFAULT_MAX_E_ABOVE_HULL, Objective, Ranking, UncertaintyMode, check_elements
 from screening.store.layout import check_id
 
 #: Default temperature grid (K): 10 K to 1000 K, with 298.15 K and 300 K included.
@@ -127,11 +131,38 @@ class ScreenParameters(BaseModel):
         "16); not part of the parameter hash.",
     )
     device: str = Field("auto", description="Model device: auto, cpu, cuda, cuda:N.")
+    objective: Objective = Field(
+        Objective.HEAT_SPREADER,
+        description="The question the leaderboard answers: heat_spreader, thermoelectric, thermal_barrier, or "
+        "custom (rank_by + filters).",
+    )
+    extra_objectives: list[Objective] = Field(
+        default_factory=list, description="Also rank for these objectives (one artifact each)."
+    )
+    uncertainty: UncertaintyMode = Field(
+        UncertaintyMode.MEAN,
+        description="mean; optimistic / conservative: values shifted k_sigma standard deviations towards / "
+        "away from what the objective prefers (needs a model with uncertainties).",
+    )
+    k_sigma: float = Field(1.0, ge=0, le=10, description="Standard deviations of the uncertainty shift.")
+    max_e_above_hull: float | None = Field(
+        DEFAULT_MAX_E_ABOVE_HULL,
+        description="Stability threshold, eV/atom above the reference hull (null: off).",
+    )
+    exclude_elements: list[str] = Field(default_factory=list, description="Leaders contain none of these.")
+    require_elements: list[str] = Field(default_factory=list, description="Leaders contain all of these.")
+    allow_default_excluded: bool = Field(
+        False, description="Admit radioactive elements and noble gases (excluded by default)."
+    )
+    include_implausible: bool = Field(False, description="Admit predictions flagged implausible.")
+    per_formula: int = Field(1, ge=1, description="At most this many leaders per formula.")
+    per_chemsys: int | None = Field(None, ge=1, description="At most this many leaders per chemical system.")
     rank_by: str | None = Field(
         None,
-        description="Leaderboard column to rank by (default: theta_K if predicted, else the first target).",
+        description="custom objective: leaderboard column to rank by (default: theta_K if predicted). Setting "
+        "it without an objective selects custom.",
     )
-    descending: bool = Field(True, description="Rank the largest values first.")
+    descending: bool = Field(True, description="custom objective: rank the largest values first.")
     rank_temperature_K: float = Field(
         300.0, gt=0, allow_inf_nan=False, description="Temperature of the Debye columns on the leaderboard."
     )
@@ -165,6 +196,38 @@ class ScreenParameters(BaseModel):
         if any(not (math.isfinite(t) and t > 0) for t in v):
             raise ValueError(f"temperatures must be finite and > 0 (K), got {v}")
         return sorted(set(float(t) for t in v))
+
+    @field_validator("exclude_elements", "require_elements")
+    @classmethod
+    def _elements(cls, v: list[str]) -> list[str]:
+        return check_elements(v)
+
+    @model_validator(mode="after")
+    def _source_needs(self) -> ScreenParameters:
+        if self.rank_by and "objective" not in self.model_fields_set:
+            self.objective = Objective.CUSTOM
+        return self
+
+    def ranking(self, objective: Objective | None = None) -> Ranking:
+        """The :class:`~screening.objectives.Ranking` of these parameters (for ``objective`` if given)."""
+        return Ranking(
+            objective=objective or self.objective,
+            uncertainty=self.uncertainty,
+            k_sigma=self.k_sigma,
+            max_e_above_hull=self.max_e_above_hull,
+            by=self.rank_by,
+            descending=self.descending,
+            exclude_elements=self.exclude_elements,
+            require_elements=self.require_elements,
+            allow_default_excluded=self.allow_default_excluded,
+            include_implausible=self.include_implausible,
+            per_formula=self.per_formula,
+            per_chemsys=self.per_chemsys,
+        )
+
+    def objectives(self) -> list[Objective]:
+        """The main objective, then the extra ones (each once)."""
+        return list(dict.fromkeys([self.objective, *self.extra_objectives]))
 
     def hashed_fields(self, model_id: str) -> dict[str, Any]:
         """The fields that determine results (``model_id`` replaces the checkpoint path).

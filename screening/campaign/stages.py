@@ -21,7 +21,8 @@ from screening.campaign.debye import debye_chunk
 from screening.campaign.encode import encode_chunk
 from screening.campaign.predict import PredictorLike, load_predictor, predict_chunk
 from screening.campaign.rejects_table import REJECT_COLUMNS
-from screening.campaign.write import assemble_chunk, n_atoms_for
+from screening.campaign.write import assemble_chunk, formulas_for, n_atoms_for
+from screening.hull import reference_hull, stability_for
 from screening.store import ResultsStore
 from screening.store.atomic import atomic_parquet
 from screening.store.provenance import utc_now
@@ -118,6 +119,16 @@ def _curves(encoded: pa.Table, preds: pa.Table, temperatures_K: list[float]) -> 
     )
 
 
+def with_stability(encoded: pa.Table, preds: pa.Table) -> pa.Table:
+    """``preds`` with the reference hull's columns appended (``e_above_hull``, ``implausible``, ...)."""
+    if preds.num_rows == 0:
+        return preds
+    extra = stability_for(formulas_for(encoded, preds.column("candidate_id")), preds, reference_hull())
+    for name in extra.column_names:
+        preds = preds.append_column(name, extra.column(name))
+    return preds
+
+
 def _finish(
     store: ResultsStore,
     campaign_id: str,
@@ -135,6 +146,7 @@ def _finish(
     t0 = time.perf_counter()
     inputs = store.read_input(campaign_id, chunk_id).select(["candidate_id", "source", "formula"]).to_pydict()
     curves = _curves(encoded, preds, temperatures_K)
+    preds = with_stability(encoded, preds)
     seconds = seconds_before + (time.perf_counter() - t0)
     tables = assemble_chunk(
         campaign_id=campaign_id,
