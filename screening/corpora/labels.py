@@ -71,6 +71,8 @@ class Task(StrEnum):
     AFLOW_K_VRH = "aflow_bulk_modulus_vrh"
     AFLOW_G_VRH = "aflow_shear_modulus_vrh"
     MP_K = "mp_bulk_modulus"
+    AFLOW_KAPPA = "log10_kappa_300K"
+    AFLOW_THERMAL_EXPANSION = "thermal_expansion_300K"
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,32 @@ TASKS: dict[Task, TaskSpec] = {
         "benchmark_data/aflow__ael_shear_modulus_vrh", "split", "GPa", "AEL VRH shear modulus", _AFLOW
     ),
     Task.MP_K: TaskSpec("benchmark_data/mp_bulk_modulus", "split", "GPa", "VRH bulk modulus", _MP),
+    Task.AFLOW_KAPPA: TaskSpec(
+        "benchmark_data/aflow__agl_thermal_conductivity_300K",
+        "split",
+        "log10(W/(m K))",
+        "log10 AGL lattice thermal conductivity at 300 K",
+        _AFLOW,
+    ),
+    Task.AFLOW_THERMAL_EXPANSION: TaskSpec(
+        "benchmark_data/aflow__agl_thermal_expansion_300K",
+        "split",
+        "1e-6/K",
+        "AGL volumetric thermal expansion coefficient at 300 K",
+        _AFLOW,
+    ),
+}
+
+#: Tasks whose label is the MINIMUM over a formula's entries (its ground state), not the mean over polymorphs:
+#: a formula's formation energy is that of its most stable polymorph (elements at ~0 eV/atom), which is what a
+#: convex hull of known phases is built from (``screening.hull`` reads this same table).
+MIN_OVER_POLYMORPHS: frozenset[Task] = frozenset({Task.E_FORM})
+
+#: Source value -> label value for tasks stored in other units than their source (thermal conductivity as
+#: log10; thermal expansion in 1e-6/K). Applied after rows with non-positive values are dropped.
+_TRANSFORMS = {
+    Task.AFLOW_KAPPA: np.log10,
+    Task.AFLOW_THERMAL_EXPANSION: lambda v: v * 1e6,
 }
 
 # order in which a "split" task's formula inherits a Matbench test fold
@@ -287,7 +315,13 @@ def _reduce(df: pd.DataFrame, counts: _Counts) -> pd.DataFrame:
     return out[finite]
 
 
-def _build_matbench(src: Path, counts: _Counts) -> pd.DataFrame:
+def _build_matbench(src: Path, counts: _Counts, *, aggregate: str = "mean") -> pd.DataFrame:
+    """Crabnet's 5 shipped folds of one Matbench task.
+
+    ``aggregate="min"``: every formula's label is the minimum over all of its entries in ``matbench/<task>.csv``
+    (test formulas included), i.e. its ground-state polymorph; ``"mean"``: a test formula keeps its test-file
+    value and a training-only formula gets the mean over its entries.
+    """
     tests = []
     for k in range(N_FOLDS):
         df = _read_csv(src / f"test{k}.csv")
@@ -312,10 +346,17 @@ def _build_matbench(src: Path, counts: _Counts) -> pd.DataFrame:
     full = _read_csv(src.parent.parent / "matbench" / f"{src.name}.csv")
     counts.read += len(full)
     full = _reduce(full, _Counts())
-    full = full[full["formula"].isin(only_formulas)]
-    only = full.groupby("formula", as_index=False)["target"].mean().assign(fold=-1)
-    if len(only) != len(only_formulas):
-        raise LabelsError(f"{src}: {len(only_formulas) - len(only)} training formulas missing from matbench/")
+    per_formula = full.groupby("formula")["target"].agg(aggregate)
+    missing = only_formulas - set(per_formula.index)
+    if missing:
+        raise LabelsError(f"{src}: {len(missing)} training formulas missing from matbench/")
+    only = pd.DataFrame({"formula": sorted(only_formulas)})
+    only = only.assign(target=per_formula.loc[only["formula"]].to_numpy(), fold=-1)
+    if aggregate != "mean":
+        missing = set(test["formula"]) - set(per_formula.index)
+        if missing:
+            raise LabelsError(f"{src}: {len(missing)} test formulas missing from matbench/")
+        test = test.assign(target=per_formula.loc[test["formula"]].to_numpy())
     return pd.concat([test, only], ignore_index=True)
 
 
@@ -349,7 +390,8 @@ def build_task_frames(source: str | os.PathLike[str] | None = None) -> tuple[dic
     for task in _FOLD_DONORS:
         c = _Counts()
         log.info("reading %s", task)
-        frames[task] = _build_matbench(root / TASKS[task].source, c)
+        agg = "min" if task in MIN_OVER_POLYMORPHS else "mean"
+        frames[task] = _build_matbench(root / TASKS[task].source, c, aggregate=agg)
         counts[task.value] = c.as_dict()
     donors: dict[str, int] = {}
     for task in reversed(_FOLD_DONORS):  # earlier donors overwrite later ones
@@ -362,10 +404,12 @@ def build_task_frames(source: str | os.PathLike[str] | None = None) -> tuple[dic
         c = _Counts()
         log.info("reading %s", task)
         df = _build_split(root / spec.source, c, donors)
-        if spec.unit in ("K", "GPa"):  # physical moduli and temperatures must be positive
+        if spec.unit in ("K", "GPa") or task in _TRANSFORMS:  # moduli, temperatures, kappa, alpha: > 0
             pos = df["target"] > 0
             c.non_positive += int((~pos).sum())
             df = df[pos]
+        if task in _TRANSFORMS:
+            df = df.assign(target=_TRANSFORMS[task](df["target"].to_numpy(dtype=float)))
         frames[task] = df
         counts[task.value] = c.as_dict()
     for task, df in frames.items():
@@ -453,9 +497,12 @@ def provenance_markdown(manifest: dict) -> str:
         f"SCOPE writer: {manifest['scope_writer']}.",
         "",
         "Matbench tasks keep crabnet's 5 formula-deduplicated folds (`matbench_cv/`, not the official Matbench",
-        "folds). A test formula keeps its test-file value; a training-only formula (fold -1: its polymorphs fall",
-        "in several folds, so crabnet dropped it from every test file) gets the mean over its entries in",
-        "`matbench/<task>.csv`. AFLOW and MP-modulus formulas inherit the fold where they are a Matbench test formula (log K,",
+        "folds). Formation energy (`mp_e_form`): every formula's label is the MINIMUM over its entries in",
+        "`matbench/mp_e_form.csv` (its ground-state polymorph; elements at ~0 eV/atom): the same table the",
+        "reference hull (`screening.hull`) is built from. Other Matbench tasks: a test formula keeps its test-file",
+        "value; a training-only formula (fold -1: its polymorphs fall in several folds, so crabnet dropped it from",
+        "every test file) gets the mean over its entries in `matbench/<task>.csv`. Thermal conductivity is stored",
+        "as log10 (W/(m K)), thermal expansion in 1e-6/K. AFLOW and MP-modulus formulas inherit the fold where they are a Matbench test formula (log K,",
         "log G, e_form, gap, in that order), else a fold from the formula's sha256. Rows whose formula is not an",
         "exact integer formula are dropped (exact stoichiometry only); duplicate formulas are averaged.",
         "Leakage control is applied when tables are read for training (`screening.evaluation.folds`).",

@@ -118,3 +118,33 @@ def test_builder_missing_source_is_clear(tmp_path, monkeypatch):
     monkeypatch.setattr(labels, "DEFAULT_SOURCE", str(tmp_path / "also-missing"))
     with pytest.raises(LabelsError, match="pip download"):
         labels.build_task_frames(tmp_path / "nowhere")
+
+
+def test_formation_energy_is_the_ground_state_of_each_formula(tmp_path):
+    """e_form = minimum over a formula's polymorphs (test formulas too); band gap keeps the test-file value."""
+    src = tmp_path / "crabnet"
+    _fake_crabnet(src)
+    for name in ("mp_e_form", "mp_gap"):
+        full = src / "matbench" / f"{name}.csv"
+        df = pd.read_csv(full)
+        extra = pd.DataFrame({"formula": ["NaCl", "Na2Cl2", "SiC"], "target": [-9.0, -7.0, -8.0]})
+        pd.concat([df, extra]).to_csv(full, index=False)
+        test0 = pd.read_csv(src / "matbench_cv" / name / "test0.csv")
+        assert "NaCl" in set(test0["formula"])
+    frames, counts = build_task_frames(src)
+    e = frames[Task.E_FORM].set_index("formula")["target"]
+    assert e["NaCl"] == -9.0 and e["SiC"] == -8.0  # a test formula and a training-only formula
+    gap = frames[Task.BAND_GAP].set_index("formula")["target"]
+    test0 = pd.read_csv(src / "matbench_cv" / "mp_gap" / "test0.csv").set_index("formula")["target"]
+    assert gap["NaCl"] == test0["NaCl"]
+
+
+def test_bundled_elements_are_at_zero_and_new_tasks_present():
+    e = load_labels(Task.E_FORM)
+    elements = e[e["formula"].str.fullmatch(r"[A-Z][a-z]?")]
+    assert len(elements) >= 70
+    assert elements["target"].abs().max() <= 0.05
+    kappa = load_labels(Task.AFLOW_KAPPA)
+    assert kappa["target"].between(-3, 4).all() and kappa["target"].median() > 0  # log10 W/(m K)
+    alpha = load_labels(Task.AFLOW_THERMAL_EXPANSION)
+    assert alpha["target"].median() > 1 and alpha["target"].max() < 1e4  # 1e-6/K
