@@ -96,11 +96,11 @@ class GradientBoostingRegressor:
     default: the machine is shared. Missing features (NaN) are handled natively.
     """
 
-    n_estimators: int = 4000
-    learning_rate: float = 0.05
+    n_estimators: int = 3000
+    learning_rate: float = 0.1
     num_leaves: int = 63
     objective: str = "regression"
-    patience: int = 100
+    patience: int = 50
     val_fraction: float = 0.1
     seed: int = 0
     threads: int = 1
@@ -129,23 +129,25 @@ class GradientBoostingRegressor:
         idx = np.random.default_rng(self.seed).permutation(len(y))
         n_val = max(1, int(len(y) * self.val_fraction))
         val, tr = idx[:n_val], idx[n_val:]
-        self.model_ = lgb.LGBMRegressor(
-            n_estimators=self.n_estimators,
-            learning_rate=self.learning_rate,
-            num_leaves=self.num_leaves,
-            objective=self.objective,
-            num_threads=self.threads,
-            random_state=self.seed,
-            verbose=-1,
-        )
-        self.model_.fit(
-            x[tr],
-            y[tr],
-            eval_set=[(x[val], y[val])],
-            eval_metric="l1",
+        params = {
+            "objective": self.objective,
+            "metric": "l1",
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves,
+            "num_threads": self.threads,
+            "seed": self.seed,
+            "deterministic": True,
+            "verbose": -1,
+        }
+        train = lgb.Dataset(x[tr], y[tr])
+        self.model_ = lgb.train(
+            params,
+            train,
+            num_boost_round=self.n_estimators,
+            valid_sets=[lgb.Dataset(x[val], y[val], reference=train)],
             callbacks=[lgb.early_stopping(self.patience, verbose=False)],
         )
-        self.best_iteration_ = int(self.model_.best_iteration_ or self.n_estimators)
+        self.best_iteration_ = int(self.model_.best_iteration or self.n_estimators)
         return self
 
     def predict(self, x: np.ndarray) -> np.ndarray:

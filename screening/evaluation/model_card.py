@@ -34,7 +34,15 @@ DEFAULT_CLOUD = PROJECT_ROOT / "bench" / "results" / "eval_checkpoint.json"
 DEFAULT_LABELS_MANIFEST = PROJECT_ROOT / "data" / "labels" / "manifest.json"
 
 #: tasks shown in the main table, in this order
-MAIN_TASKS = (Task.E_FORM, Task.BAND_GAP, Task.LOG10_K_VRH, Task.LOG10_G_VRH, Task.AFLOW_DEBYE)
+MAIN_TASKS = (
+    Task.E_FORM,
+    Task.BAND_GAP,
+    Task.LOG10_K_VRH,
+    Task.LOG10_G_VRH,
+    Task.AFLOW_DEBYE,
+    Task.AFLOW_KAPPA,
+    Task.AFLOW_THERMAL_EXPANSION,
+)
 
 
 def _fmt(x: Any, digits: int = 3) -> str:

@@ -31,7 +31,7 @@ def _baselines():
         "ridge": {"mae": summarize([0.5, 0.5])},
         "gbm": {"mae": summarize([0.25, 0.26])},
     }
-    gbm_params = {"library": "lightgbm", "n_estimators_max": 4000, "num_leaves": 63, "learning_rate": 0.05}
+    gbm_params = {"library": "lightgbm", "n_estimators_max": 3000, "num_leaves": 63, "learning_rate": 0.1}
     return {
         "folds": [0, 1],
         "gbm_params": gbm_params,
