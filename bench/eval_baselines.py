@@ -99,9 +99,11 @@ def evaluate_baselines(
                     "fit_seconds": t_gbm,
                 },
             }
+            maes = {m: result["tasks"][task.value]["folds"][str(k)][m]["mae"] for m in MODELS}
             print(
-                f"fold {k} {task.value}: gbm MAE {result['tasks'][task.value]['folds'][str(k)]['gbm']['mae']:.4f} "
-                f"({gbm.best_iteration_} trees, {t_gbm:.0f} s)",
+                f"fold {k} {task.value}: MAE "
+                + ", ".join(f"{m} {v:.4f}" for m, v in maes.items())
+                + f" (gbm {gbm.best_iteration_} trees, {t_gbm:.0f} s)",
                 file=sys.stderr,
                 flush=True,
             )
