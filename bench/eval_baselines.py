@@ -44,11 +44,16 @@ MODELS = ("dummy", "ridge", "gbm")
 
 
 def evaluate_baselines(
-    labels_dir: Path, folds: list[int], tasks: list[Task] | None = None, threads: int = 1
+    labels_dir: Path,
+    folds: list[int],
+    tasks: list[Task] | None = None,
+    threads: int = 1,
+    partial: Path | None = None,
 ) -> dict:
     """Dummy, ridge and gradient-boosting metrics for every task (or ``tasks``) and fold (module docstring).
 
-    The leakage rule always uses every task's test formulas, whichever tasks are evaluated.
+    The leakage rule always uses every task's test formulas, whichever tasks are evaluated. ``partial``: a
+    file rewritten after every task (``"complete": false``) so that a long run leaves what it has done.
     """
     all_tables = load_all(labels_dir)
     tables = {t: df for t, df in all_tables.items() if tasks is None or t in tasks}
@@ -70,15 +75,18 @@ def evaluate_baselines(
         "leakage": {},
         "tasks": {t.value: {"unit": TASKS[t].unit, "folds": {}} for t in tables},
     }
+    splits: dict[int, dict] = {}
     for k in folds:
-        t0 = time.perf_counter()
         keys = fold_test_keys(all_tables, k)
-        splits = {t: sp for t, sp in split_fold(all_tables, k, keys).items() if t in tables}
+        splits[k] = {t: sp for t, sp in split_fold(all_tables, k, keys).items() if t in tables}
         result["leakage"][str(k)] = {
             "n_test_formulas_all_tasks": len(keys),
-            "train_rows_dropped": {t.value: s.n_dropped for t, s in splits.items()},
+            "train_rows_dropped": {t.value: s.n_dropped for t, s in splits[k].items()},
         }
-        for task, s in splits.items():
+    # smallest tasks first, so that a partial file (written after every task) holds as many as possible
+    for task in sorted(tables, key=lambda t: len(tables[t])):
+        for k in folds:
+            s = splits[k][task]
             x_tr, _ = scope_features(s.train["scope"])
             x_te, _ = scope_features(s.test["scope"])
             f_tr, f_te = x_tr[:, :N_ELEMENTS], x_te[:, :N_ELEMENTS]  # the fraction columns
@@ -107,7 +115,8 @@ def evaluate_baselines(
                 file=sys.stderr,
                 flush=True,
             )
-        print(f"fold {k}: {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+        if partial is not None:
+            write_json(partial, {**result, "complete": False})
     for entry in result["tasks"].values():
         entry["summary"] = {
             m: {"mae": summarize([f[m]["mae"] for f in entry["folds"].values()])} for m in MODELS
@@ -140,12 +149,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: --tasks: {exc}; choose from {', '.join(t.value for t in Task)}", file=sys.stderr)
         return 2
     try:
-        result = evaluate_baselines(labels_dir, args.folds, tasks, args.threads)
+        partial = args.out.with_name(args.out.stem + ".partial.json")
+        result = evaluate_baselines(labels_dir, args.folds, tasks, args.threads, partial)
     except LabelsError as exc:
         print(f"error: --labels: {exc}", file=sys.stderr)
         return 2
     print_table(result)
-    print(f"wrote {write_json(args.out, result)}")
+    print(f"wrote {write_json(args.out, {**result, 'complete': True})}")
+    partial.unlink(missing_ok=True)
     return 0
 
 

@@ -99,6 +99,7 @@ def test_eval_baselines_script_on_a_tiny_label_folder(tmp_path, capsys):
     )
     res = json.loads(out.read_text())
     assert res["folds"] == [0, 1] and list(res["tasks"]) == tasks and res["gbm_params"]["threads"] == 1
+    assert res["complete"] and not (tmp_path / "res.partial.json").exists()
     for entry in res["tasks"].values():
         for k in ("0", "1"):
             f = entry["folds"][k]
