@@ -49,12 +49,15 @@ def evaluate_baselines(
     tasks: list[Task] | None = None,
     threads: int = 1,
     partial: Path | None = None,
+    gbm_options: dict | None = None,
 ) -> dict:
     """Dummy, ridge and gradient-boosting metrics for every task (or ``tasks``) and fold (module docstring).
 
     The leakage rule always uses every task's test formulas, whichever tasks are evaluated. ``partial``: a
     file rewritten after every task (``"complete": false``) so that a long run leaves what it has done.
+    ``gbm_options``: :class:`GradientBoostingRegressor` fields other than the defaults.
     """
+    gbm_options = dict(gbm_options or {})
     all_tables = load_all(labels_dir)
     tables = {t: df for t, df in all_tables.items() if tasks is None or t in tasks}
     manifest = labels_dir / "manifest.json"
@@ -70,7 +73,7 @@ def evaluate_baselines(
             "gbm": "element fractions + fraction-weighted mean, mean absolute deviation, min, max, range of the "
             "22 Magpie element properties (crabnet's table; cloud_core.composition)",
         },
-        "gbm_params": GradientBoostingRegressor(threads=threads).params(),
+        "gbm_params": GradientBoostingRegressor(threads=threads, **gbm_options).params(),
         "folds": folds,
         "leakage": {},
         "tasks": {t.value: {"unit": TASKS[t].unit, "folds": {}} for t in tables},
@@ -94,7 +97,7 @@ def evaluate_baselines(
             dummy = DummyRegressor().fit(f_tr, y_tr)
             ridge = RidgeRegressor(seed=k).fit(f_tr, y_tr)
             t1 = time.perf_counter()
-            gbm = GradientBoostingRegressor(seed=k, threads=threads).fit(x_tr, y_tr)
+            gbm = GradientBoostingRegressor(seed=k, threads=threads, **gbm_options).fit(x_tr, y_tr)
             t_gbm = time.perf_counter() - t1
             result["tasks"][task.value]["folds"][str(k)] = {
                 "n_train": len(y_tr),
@@ -140,8 +143,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--folds", type=int, nargs="+", default=list(range(N_FOLDS)))
     p.add_argument("--tasks", nargs="+", default=None, help="task names (default: every label set)")
     p.add_argument("--threads", type=int, default=1, help="LightGBM threads (default 1: shared machine)")
+    p.add_argument("--gbm-learning-rate", type=float, default=None)
+    p.add_argument("--gbm-leaves", type=int, default=None)
+    p.add_argument("--gbm-patience", type=int, default=None)
+    p.add_argument("--gbm-max-trees", type=int, default=None)
     p.add_argument("--out", type=Path, default=OUT)
     args = p.parse_args(argv)
+    gbm_options = {
+        name: v
+        for name, v in (
+            ("learning_rate", args.gbm_learning_rate),
+            ("num_leaves", args.gbm_leaves),
+            ("patience", args.gbm_patience),
+            ("n_estimators", args.gbm_max_trees),
+        )
+        if v is not None
+    }
     labels_dir = (args.labels or default_labels_dir()).resolve()
     try:
         tasks = None if args.tasks is None else [Task(t) for t in args.tasks]
@@ -150,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         partial = args.out.with_name(args.out.stem + ".partial.json")
-        result = evaluate_baselines(labels_dir, args.folds, tasks, args.threads, partial)
+        result = evaluate_baselines(labels_dir, args.folds, tasks, args.threads, partial, gbm_options)
     except LabelsError as exc:
         print(f"error: --labels: {exc}", file=sys.stderr)
         return 2
