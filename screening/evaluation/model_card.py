@@ -80,7 +80,7 @@ def _gbm_note(baselines: dict[str, Any]) -> str:
         f"(`cloud_core.composition`); up to {_fmt(gp.get('n_estimators_max'))} trees of "
         f"{gp.get('num_leaves')} leaves, learning rate {gp.get('learning_rate')}, objective "
         f"`{gp.get('objective')}`, early stopping ({gp.get('early_stopping_rounds')} rounds) on a seeded "
-        f"{_fmt(gp.get('val_fraction'))} hold-out of the training rows; same folds and leakage rule as the "
+        f"{100 * (gp.get('val_fraction') or 0):.0f}% hold-out of the training rows; same folds and leakage rule as the "
         "other columns. The composition-only anchor CLOUD has to beat."
     )
 
