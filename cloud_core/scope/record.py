@@ -104,3 +104,14 @@ class ScopeRecord:
         from cloud_core.scope.validate import parse_scope
 
         return parse_scope(text)
+
+
+def parse_stoichiometry(text: str) -> tuple[tuple[str, int], ...]:
+    """The stoichiometry section of a SCOPE string (``Fe 2 O 3`` -> ``(("Fe", 2), ("O", 3))``), checked.
+
+    Reads only the third section, so it is cheap enough for featurising large tables; see
+    :func:`cloud_core.scope.validate.parse_formula_section`.
+    """
+    from cloud_core.scope.validate import parse_formula_section
+
+    return parse_formula_section(text)

@@ -120,6 +120,31 @@ def _formula_text(stoichiometry: Iterable[tuple[str, int]]) -> str:
     return "".join(f"{el}{n if n != 1 else ''}" for el, n in stoichiometry)
 
 
+def parse_formula_section(text: str) -> tuple[tuple[str, int], ...]:
+    """Only the formula section of a SCOPE string, read and checked (reduced, in SCOPE element order).
+
+    Raises
+    ------
+    InvalidScopeError
+        ``invalid_scope`` for a string without three sections or a bad formula; ``not_canonical`` for a formula
+        that is not reduced or not in SCOPE element order.
+    """
+    if not isinstance(text, str):
+        raise InvalidScopeError(R.INVALID_SCOPE, f"expected a string, got {type(text).__name__}")
+    sections = text.split(SEPARATOR)
+    if len(sections) != 3:
+        raise _fail(R.INVALID_SCOPE, "expected three sections separated by '|'", text)
+    counts = _parse_formula(sections[2].split(), text, element_table()[1])
+    reduced = reduced_stoichiometry(counts)
+    if tuple(counts.items()) != tuple(reduced):
+        raise _fail(
+            R.NOT_CANONICAL,
+            f"formula is not reduced or not in SCOPE element order ({_formula_text(reduced)})",
+            text,
+        )
+    return reduced
+
+
 def parse_scope(text: str) -> ScopeRecord:
     """Validate a SCOPE string and return its record (``ScopeRecord.from_string`` calls this).
 
