@@ -344,16 +344,17 @@ def _ab(kind_a: str, kind_b: str, species: tuple[str, ...], family: str, known: 
 M, D, R, W, OX = FAMILIES
 #: held-out compositions: AB formulas that no label set holds (checked at build time)
 HELD_OUT_IONIC = (("Mg", "F"), ("Ca", "Cl"), ("Sr", "Br"), ("Ba", "F"), ("Ba", "Cl"), ("Zn", "F"), ("Sc", "F"),
-                  ("Y", "F"))  # fmt: skip
-HELD_OUT_COVALENT = (("B", "S"), ("B", "Se"), ("Al", "S"))
+                  ("Y", "F"), ("Mg", "Cl"), ("Sr", "Cl"), ("Ga", "F"), ("In", "F"))  # fmt: skip
+HELD_OUT_COVALENT = (("B", "S"), ("B", "Se"), ("Al", "S"), ("Al", "Se"), ("Al", "Te"), ("B", "Te"))
 
 
 def pair_specs() -> list[PairSpec]:
     """Every candidate pair, in build order: the groups interleaved, so a partial build covers every family."""
-    metals = [_el("fcc", "bcc", el, M) for el in ("Cu", "Ag", "Al", "Ni", "Pt", "Ir", "Pb")]
-    metals += [_el("bcc", "fcc", el, M) for el in ("Fe", "W", "Mo", "Cr", "Ta")]
-    metals += [_el("hcp", "bcc", el, M) for el in ("Mg", "Ti", "Zr")]
-    metals += [_el("hcp", "fcc", el, M) for el in ("Ru",)]
+    metals = [_el("fcc", "bcc", el, M) for el in ("Cu", "Ag", "Al", "Ni", "Pt", "Ir", "Pb", "Au", "Pd", "Rh")]
+    metals += [_el("bcc", "fcc", el, M) for el in ("Fe", "W", "Mo", "Cr", "Ta", "V", "Nb")]
+    metals += [_el("bcc", "hcp", el, M) for el in ("W", "Mo")]
+    metals += [_el("hcp", "bcc", el, M) for el in ("Mg", "Ti", "Zr", "Os", "Re")]
+    metals += [_el("hcp", "fcc", el, M) for el in ("Ru", "Os", "Re")]
     diamond = [_el("diamond", k, el, D) for el in ("Si", "Ge") for k in ("fcc", "bcc", "hcp")]
     diamond += [_el("diamond", "bcc", "C", D), _el("diamond", "fcc", "Sn", D)]
     diamond += [_el("fcc", "diamond", el, D) for el in ("Cu", "Al", "Pb")]
