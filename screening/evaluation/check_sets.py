@@ -224,16 +224,42 @@ def reduced_formula(formula: str) -> str:
 
 
 @lru_cache(maxsize=1)
+def stoichiometry_key(formula: str) -> str:
+    """The exact reduced stoichiometry as SCOPE writes it (``"Al2O3" -> "Al 2 O 3"``): the key formulas are
+    compared by (element order and reduction are SCOPE's, so ``"O3Al2"`` and ``"Al4O6"`` give the same key)."""
+    from cloud_core.scope import encode_formula
+
+    return scope_stoichiometry(encode_formula(formula).to_string())
+
+
+def scope_stoichiometry(scope: str) -> str:
+    """The stoichiometry section of a SCOPE string (the text after its last ``|``)."""
+    return scope.rsplit("|", 1)[-1].strip()
+
+
 def label_formulas(labels_dir: str = str(LABELS)) -> frozenset[str]:
-    """Reduced formulas of every row of every label set (``data/labels/*.parquet``)."""
+    """Stoichiometry keys (:func:`stoichiometry_key`) of every row of every label set (``data/labels/*.parquet``),
+    read from their SCOPE strings (from the formula where a set has no ``scope`` column)."""
     out: set[str] = set()
     for path in sorted(Path(labels_dir).glob("*.parquet")):
+        cols = pq_columns(path)
+        if "scope" in cols:
+            out.update(
+                scope_stoichiometry(s) for s in pd.read_parquet(path, columns=["scope"])["scope"].unique()
+            )
+            continue
         for f in pd.read_parquet(path, columns=["formula"])["formula"].unique():
             try:
-                out.add(reduced_formula(f))
+                out.add(stoichiometry_key(f))
             except Exception:  # noqa: BLE001 - an unparsable label formula cannot collide with ours
                 continue
     return frozenset(out)
+
+
+def pq_columns(path: Path) -> list[str]:
+    import pyarrow.parquet as pq
+
+    return pq.read_schema(path).names
 
 
 # ------------------------------------------------------------------------------------------------ famous crystals
@@ -271,8 +297,8 @@ GAP_SOURCE = (
 
 
 def _gap_labels() -> dict[str, float]:
-    df = pd.read_parquet(LABELS / "mp_gap.parquet", columns=["formula", "target"])
-    return {reduced_formula(f): float(t) for f, t in zip(df["formula"], df["target"], strict=True)}
+    df = pd.read_parquet(LABELS / "mp_gap.parquet", columns=["scope", "target"])
+    return {scope_stoichiometry(s): float(t) for s, t in zip(df["scope"], df["target"], strict=True)}
 
 
 def build_famous_crystals() -> pd.DataFrame:
@@ -283,7 +309,7 @@ def build_famous_crystals() -> pd.DataFrame:
         for name, spec in items:
             s = build_structure(spec)
             formula = s.composition.reduced_formula
-            gap = gaps.get(formula)
+            gap = gaps.get(stoichiometry_key(formula))
             rows.append(
                 {
                     "name": name if group == "insulator" else f"{name} {spec.kind}",
@@ -293,8 +319,8 @@ def build_famous_crystals() -> pd.DataFrame:
                     "structure_kind": spec.kind,
                     "structure_source": spec.source,
                     "structure_json": s.to_json(),
-                    "reference_gap_ev": gap,
-                    "reference_gap_source": GAP_SOURCE if gap is not None else None,
+                    "mp_gap_formula_mean_ev": gap,
+                    "mp_gap_source": GAP_SOURCE if gap is not None else None,
                     "expected": "band_gap < 0.2 eV" if group == "metal" else "band_gap > 1.5 eV",
                 }
             )
@@ -539,7 +565,7 @@ def assemble_pairs(
                 "lower_scope": ra["scope"] if lower == "a" else rb["scope"],
                 "dE_eV_per_atom": de,
                 "near_degenerate": bool(de < NEAR_DEGENERATE_EV),
-                "held_out": formula not in held,
+                "held_out": stoichiometry_key(formula) not in held,
                 "energy_source": f"{ra['potential']}; FixSymmetry(symprec {SYMPREC}) + FrechetCellFilter + FIRE, "
                 f"fmax {FMAX} eV/A, <= {MAX_STEPS} steps",
                 "known_lower_kind": None
@@ -571,7 +597,8 @@ def build(out: Path = DEFAULT_OUT, cache: Path = DEFAULT_CACHE, skip_chgnet: boo
         "license": "structures: ASE (LGPL), robocrys mineral database (BSD); gaps: Matbench (CC BY 4.0)",
         "builder": cmd, "versions": versions,
         "groups": famous["group"].value_counts().to_dict(),
-        "reference_gap": GAP_SOURCE + "; null where the label set lacks the formula",
+        "mp_gap_formula_mean_ev": GAP_SOURCE + "; null where the label set lacks the formula. A per-formula "
+        "mean, not the listed structure's gap (C: diamond and graphite together; BN: h-BN and c-BN)",
         "expectations": "metal: band_gap < 0.2 eV; insulator (PBE gap > 3 eV): band_gap > 1.5 eV",
     })  # fmt: skip
     elements = build_elements()

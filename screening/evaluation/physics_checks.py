@@ -215,7 +215,7 @@ def evaluate(predictor: Any, checks: Path = DEFAULT_CHECKS, pool: Path = DEFAULT
                 "records"
             ),
             "famous_crystals": famous.drop(
-                columns=["structure_source", "reference_gap_source"], errors="ignore"
+                columns=["structure_source", "mp_gap_source"], errors="ignore"
             ).to_dict("records"),
             "polymorph_pairs": pairs[keep_pairs].to_dict("records"),
         },
