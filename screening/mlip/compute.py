@@ -60,7 +60,7 @@ class MlipSettings:
     eos_factors
         Volume factors of the E(V) scan (tier A around the relaxed volume, tier B around the input volume).
     eos_rounds
-        Tier B scans at most; each re-centres on the fitted minimum, clamped to the scan range x 1.25.
+        Tier B scans at most; each re-centres on the fitted minimum, clamped to the scan range x 1.3.
     max_volume_change
         ``|V/V_input - 1|`` above this is an ``exploded`` reject.
     min_bond_factor
@@ -77,7 +77,7 @@ class MlipSettings:
     cell_filter: str = "frechet"
     symprec: float = 0.01
     eos_factors: tuple[float, ...] = (0.94, 0.97, 1.0, 1.03, 1.06)
-    eos_rounds: int = 3
+    eos_rounds: int = 5
     max_volume_change: float = 0.5
     min_bond_factor: float = 0.6
     batch_size: int = 50
@@ -434,7 +434,7 @@ def label_tier_b(items: Sequence, potential, settings: MlipSettings) -> list[dic
             # move the scan towards the minimum: the fitted one if any, else the lowest sampled energy
             lo, hi = min(settings.eos_factors), max(settings.eos_factors)
             target = fit.v0 / v_in if fit is not None else vols[int(np.argmin(ens))] / v_in
-            centers[i] = float(np.clip(target, centers[i] * lo / 1.25, centers[i] * hi * 1.25))
+            centers[i] = float(np.clip(target, centers[i] * lo / 1.3, centers[i] * hi * 1.3))
             next_active.append(i)
         active = next_active
     for i in active:

@@ -56,7 +56,7 @@ SKIP_ELEMENT_DECORATION = frozenset({"He", "Ne", "Ar", "Kr", "Xe", "Rn", "H", "N
 MAX_Z = 94  # CHGNet 0.3.0 covers Z <= 94
 #: Intermetallic polymorph sets kept (the Materials Project lists thousands): a hash-ordered, chemistry-spread
 #: sample of this many formulas.
-MAX_INTERMETALLIC_SETS = 160
+MAX_INTERMETALLIC_SETS = 400
 
 #: Binary ionic prototypes: (name, AFLOW label, cation count, anion count). The cation goes on the sublattice that
 #: holds the prototype's less electronegative element for 1:1 families, else on the one with the cation's count.
