@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 EV_PER_A3_TO_GPA = 160.21766208
+MAX_Z = 94  # CHGNet 0.3.0 was trained on Z <= 94
 
 
 class MlipRejectReason(StrEnum):
@@ -39,6 +40,7 @@ class MlipRejectReason(StrEnum):
     SCOPE_FAILED = "scope_failed"
     EOS_NO_MINIMUM = "eos_no_minimum"
     UNPHYSICAL = "unphysical"
+    UNSUPPORTED_ELEMENT = "unsupported_element"
 
 
 @dataclass(frozen=True)
@@ -61,8 +63,10 @@ class MlipSettings:
         Volume factors of the E(V) scan (tier A around the relaxed volume, tier B around the input volume).
     eos_rounds
         Tier B scans at most; each re-centres on the fitted minimum, clamped to the scan range x 1.3.
-    max_volume_change
-        ``|V/V_input - 1|`` above this is an ``exploded`` reject.
+    max_volume_ratio
+        ``V/V_input`` above this or below its inverse is an ``exploded`` reject (a factor, not 50%: CHGNet has no
+        dispersion, so molecular and layered elements expand by 30-55% from their DFT volumes, F2 by 52%, and
+        they are the elemental references of their compounds).
     min_bond_factor
         A pair closer than this times the sum of covalent radii is a ``short_bond`` reject.
     batch_size
@@ -78,7 +82,7 @@ class MlipSettings:
     symprec: float = 0.01
     eos_factors: tuple[float, ...] = (0.94, 0.97, 1.0, 1.03, 1.06)
     eos_rounds: int = 5
-    max_volume_change: float = 0.5
+    max_volume_ratio: float = 2.0
     min_bond_factor: float = 0.6
     batch_size: int = 50
     max_sites: int = 12
@@ -296,15 +300,21 @@ def _reject(row: dict[str, Any], reason: MlipRejectReason, message: str) -> dict
     return row
 
 
+def _check_elements(structure) -> None:
+    bad = sorted({el.symbol for el in structure.composition.elements if el.Z > MAX_Z})
+    if bad:
+        raise LabelError(MlipRejectReason.UNSUPPORTED_ELEMENT, f"CHGNet covers Z <= {MAX_Z}; got {bad}")
+
+
 def _check_volume(row: dict[str, Any], v_new: float, settings: MlipSettings) -> None:
     v_in = row["input_volume_per_atom"]
     if not math.isfinite(v_new):
         raise LabelError(MlipRejectReason.NON_FINITE, "non-finite volume")
-    change = v_new / v_in - 1.0
-    if abs(change) > settings.max_volume_change:
+    ratio = v_new / v_in
+    if not 1.0 / settings.max_volume_ratio <= ratio <= settings.max_volume_ratio:
         raise LabelError(
             MlipRejectReason.EXPLODED,
-            f"volume per atom {v_in:.3f} -> {v_new:.3f} A^3 ({change:+.0%}, limit {settings.max_volume_change:.0%})",
+            f"volume per atom {v_in:.3f} -> {v_new:.3f} A^3 (x{ratio:.2f}, limit x{settings.max_volume_ratio:g})",
         )
 
 
@@ -322,6 +332,7 @@ def label_tier_a(item, potential, settings: MlipSettings) -> dict[str, Any]:
     try:
         if len(structure) > settings.max_sites:
             raise LabelError(MlipRejectReason.TOO_LARGE, f"{len(structure)} sites > {settings.max_sites}")
+        _check_elements(structure)
         try:
             relaxed, energy, steps, converged = relax(structure, potential, settings)
         except Exception as exc:  # one bad structure never stops the job
@@ -387,6 +398,12 @@ def label_tier_b(items: Sequence, potential, settings: MlipSettings) -> list[dic
         if len(s) > settings.max_sites * 4:
             _reject(row, MlipRejectReason.TOO_LARGE, f"{len(s)} sites")
             s = None
+        else:
+            try:
+                _check_elements(s)
+            except LabelError as exc:
+                _reject(row, exc.reason, str(exc))
+                s = None
         rows.append(row)
         structs.append(s)
     centers = [1.0] * len(rows)

@@ -106,14 +106,14 @@ def formation_energies(df: pd.DataFrame, refs: dict[str, dict[str, Any]]) -> pd.
 
 
 def compare_with_mp(df: pd.DataFrame, column: str, mp: dict[str, float]) -> dict[str, Any]:
-    """Per-formula minimum of ``column`` against MP's per-formula minimum, per chemistry class."""
+    """Per-formula minimum of ``column`` against MP's per-formula minimum, per chemistry class (compounds only)."""
     sub = df[np.isfinite(df[column])]
     if sub.empty:
         return {"all": {"n": 0}}
     mins = sub.groupby("formula")[column].min()
     rows = []
     for formula, ours in mins.items():
-        if formula in mp:
+        if formula in mp and len(_fractions(formula)) > 1:  # elements are 0 on both sides by construction
             rows.append((chemistry_class(set(_fractions(formula))), float(ours) - mp[formula]))
     out: dict[str, Any] = {}
     for cls in ("all", "intermetallic", "u_oxide_fluoride", "other"):

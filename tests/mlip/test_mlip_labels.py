@@ -152,10 +152,18 @@ def test_reject_paths(tmp_path, potential):
     run_job(
         [WorkItem("A:t:big", "A", "test", "Cu", 0, strained)],
         exploded,
-        settings=MlipSettings(max_steps=150, max_volume_change=0.05),
+        settings=MlipSettings(max_steps=150, max_volume_ratio=1.05),
         potential=potential,
     )
     assert read_shards(exploded).iloc[0]["reason"] == "exploded"
+    cf = Structure(Lattice.cubic(4.0), ["Cf"], [[0, 0, 0]])
+    run_job(
+        [WorkItem("A:t:Cf", "A", "test", "Cf", 0, cf)],
+        tmp_path / "cf",
+        settings=SETTINGS,
+        potential=potential,
+    )
+    assert read_shards(tmp_path / "cf").iloc[0]["reason"] == "unsupported_element"
 
 
 def test_finalize_formation_energies_and_mp2020_decision(tmp_path):
