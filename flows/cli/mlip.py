@@ -90,7 +90,7 @@ def _build(args: argparse.Namespace) -> int:
     job_file.write_text(json.dumps(job, indent=1, sort_keys=True))
 
     set_torch_threads(args.threads)
-    on_shard = None if args.no_finalize else (lambda _path: _finalize(out, quiet=True))
+    on_shard = None if args.no_finalize else (lambda _path: _finalize_quietly(out))
     res = run_job(
         items,
         out,
@@ -102,6 +102,18 @@ def _build(args: argparse.Namespace) -> int:
     )
     print(json.dumps(res))
     return 0
+
+
+def _finalize_quietly(out: Path) -> None:
+    """Finalize after a shard; a failure there is reported and never stops the labelling job."""
+    try:
+        _finalize(out, quiet=True)
+    except Exception as exc:  # noqa: BLE001 - the shards are safe; finalize can be rerun with --finalize-only
+        print(
+            f"[mlip] finalize failed ({type(exc).__name__}: {exc}); shards are kept",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def _finalize(out: Path, quiet: bool = False) -> int:
