@@ -1,7 +1,8 @@
 """Formation energies, calibration and PROVENANCE from the stored shards (rerunnable at any time).
 
-- Elemental references: for each element, the lowest energy per atom among its *tier A* labels (relaxed the
-  same way as everything else); the structure that gives it is named in the provenance.
+- Elemental references: for each element, the lowest energy per atom among its *tier A* labels of real
+  elemental structures (the corpora; relaxed the same way as everything else), else among its prototype
+  decorations; the structure that gives it, and any decoration CHGNet puts lower, are named in the provenance.
 - ``e_form_raw = E/atom - sum_i x_i mu_i``; ``e_form_mp2020 = e_form_raw + (MP2020 correction per atom)``.
 - The MP2020 question is decided by measurement: over formulas both we and the Materials Project have (MP value =
   minimum over its entries; ours = minimum over our tier A polymorphs), the variant with the lower MAE wins and
@@ -76,16 +77,33 @@ def _fractions(formula: str) -> dict[str, float]:
     return {el.symbol: float(c[el]) / n for el in c.elements}
 
 
+#: Sources whose elemental structures are hypothetical decorations: used as references only for elements that
+#: no real-structure corpus covers (CHGNet puts some of them below the real phase, e.g. diamond-S below alpha-S).
+HYPOTHETICAL_SOURCES = frozenset({"element_prototype"})
+
+
 def elemental_references(ok: pd.DataFrame) -> dict[str, dict[str, Any]]:
-    """Element -> ``{"energy_per_atom_eV", "id", "scope"}`` of its lowest-energy tier A label."""
+    """Element -> its reference: the lowest-energy tier A label among real elemental structures.
+
+    Real = from the structure corpora (DCDFT, AFLOW prototypes as shipped, pymatgen, pyxtal); an element without
+    one falls back to its lowest prototype decoration. Each entry also records the lowest energy over *all* its
+    structures, so decorations that CHGNet puts below the real phase are visible
+    (``"lowest_any_eV"``, ``"lowest_any_id"``).
+    """
     refs: dict[str, dict[str, Any]] = {}
     a = ok[(ok["tier"] == "A") & (ok["elements"].str.count(" ") == 0)]
     for el, grp in a.groupby("elements"):
-        best = grp.loc[grp["energy_per_atom_eV"].idxmin()]
+        real = grp[~grp["source"].isin(HYPOTHETICAL_SOURCES)]
+        pool = real if len(real) else grp
+        best = pool.loc[pool["energy_per_atom_eV"].idxmin()]
+        low = grp.loc[grp["energy_per_atom_eV"].idxmin()]
         refs[str(el)] = {
             "energy_per_atom_eV": float(best["energy_per_atom_eV"]),
             "id": str(best["id"]),
             "scope": str(best["scope"]),
+            "real_structure": bool(len(real)),
+            "lowest_any_eV": float(low["energy_per_atom_eV"]),
+            "lowest_any_id": str(low["id"]),
         }
     return refs
 

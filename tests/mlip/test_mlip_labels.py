@@ -210,6 +210,16 @@ def test_finalize_formation_energies_and_mp2020_decision(tmp_path):
         },
         {
             **base,
+            "id": "Fe3",
+            "source": "element_prototype",
+            "formula": "Fe",
+            "elements": "Fe",
+            "scope": "s7",
+            "energy_per_atom_eV": -9.0,
+            "mp2020_correction_eV_per_atom": 0.0,
+        },
+        {
+            **base,
             "id": "O",
             "formula": "O2",
             "elements": "O",
@@ -255,6 +265,10 @@ def test_finalize_formation_energies_and_mp2020_decision(tmp_path):
     assert labels.loc["FeO", "e_form_raw_eV_per_atom"] == pytest.approx(-1.5)
     assert labels.loc["FeO", "e_form_mp2020_eV_per_atom"] == pytest.approx(-2.7)
     assert labels.loc["Fe1", "e_form_raw_eV_per_atom"] == pytest.approx(0.3)
+    # a hypothetical decoration below the real phase is named, not used as the reference
+    assert prov["elemental_references"]["Fe"]["id"] == "Fe2"
+    assert prov["elemental_references"]["Fe"]["lowest_any_id"] == "Fe3"
+    assert labels.loc["Fe3", "e_form_raw_eV_per_atom"] == pytest.approx(-0.7)
     assert prov["mp2020_decision"]["apply_mp2020"] is False
     assert labels.loc["FeO", "e_form_eV_per_atom"] == pytest.approx(-1.5)
     cal = prov["mp_calibration_tier_A"]
