@@ -334,10 +334,19 @@ def provenance_markdown(prov: dict[str, Any]) -> str:
         "",
         "## Elemental references",
         "",
-        "| element | E/atom eV | id |",
-        "|---|---|---|",
+        "Lowest real elemental structure (corpora); a prototype decoration only where no corpus has the element.",
+        "Where CHGNet puts a hypothetical decoration lower, it is named (a CHGNet artefact, not the reference).",
+        "",
+        "| element | E/atom eV | id | lower decoration (eV/atom below) |",
+        "|---|---|---|---|",
         *[
-            f"| {el} | {r['energy_per_atom_eV']:.4f} | {r['id']} |"
+            f"| {el} | {r['energy_per_atom_eV']:.4f} | {r['id']} | "
+            + (
+                f"{r['lowest_any_id']} ({r['energy_per_atom_eV'] - r['lowest_any_eV']:.3f})"
+                if r.get("lowest_any_id", r["id"]) != r["id"]
+                else ""
+            )
+            + " |"
             for el, r in sorted(prov["elemental_references"].items())
         ],
         "",

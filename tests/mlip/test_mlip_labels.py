@@ -269,6 +269,7 @@ def test_finalize_formation_energies_and_mp2020_decision(tmp_path):
     assert prov["elemental_references"]["Fe"]["id"] == "Fe2"
     assert prov["elemental_references"]["Fe"]["lowest_any_id"] == "Fe3"
     assert labels.loc["Fe3", "e_form_raw_eV_per_atom"] == pytest.approx(-0.7)
+    assert "| Fe | -8.3000 | Fe2 | Fe3 (0.700) |" in (tmp_path / "PROVENANCE.md").read_text()
     assert prov["mp2020_decision"]["apply_mp2020"] is False
     assert labels.loc["FeO", "e_form_eV_per_atom"] == pytest.approx(-1.5)
     cal = prov["mp_calibration_tier_A"]
