@@ -453,7 +453,9 @@ def stage_report(args: argparse.Namespace) -> dict:
 
 def _print_table(report: dict) -> None:
     base = read_json(ROOT / "bench" / "results" / "eval_baselines.json")
-    print(f"{'task':26s} {'CLOUD pre-trained':>22s} {'CLOUD scratch':>22s} {'dummy':>10s} {'ridge':>10s}")
+    print(
+        f"{'task':26s} {'CLOUD pre-trained':>22s} {'CLOUD scratch':>22s} {'dummy':>10s} {'ridge':>10s} {'gbm':>10s}"
+    )
     for t in FINETUNE_TASKS:
         p = report["summary"]["pretrained"][t.value]["mae"]
         q = report["summary"]["scratch"][t.value]["mae"]
@@ -461,6 +463,7 @@ def _print_table(report: dict) -> None:
         print(
             f"{t.value:26s} {p['mean']:>12.4f} ±{p['std']:.4f} ({p['n']}) {q['mean']:>12.4f} ±{q['std']:.4f} ({q['n']})"
             f" {b['dummy']['mae']['mean']:>10.4f} {b['ridge']['mae']['mean']:>10.4f}"
+            f" {b.get('gbm', {}).get('mae', {}).get('mean', float('nan')):>10.4f}"
         )
 
 

@@ -44,16 +44,18 @@ def local_cluster(
     processes: bool = True,
     gpu_workers: int | None = None,
     gpu_resource: str = "GPU",
+    threads_per_worker: int = 1,
     **_: Any,
 ) -> SpecCluster:
-    """A local cluster: ``n_workers`` single-threaded CPU workers (default: the cores) + GPU workers.
+    """A local cluster: ``n_workers`` CPU workers (default: the cores) + GPU workers.
 
     ``gpu_workers=None`` adds one when CUDA is visible. ``processes=False`` runs workers as threads of this
-    process (what a flow without a Prefect server must do).
+    process (what a flow without a Prefect server must do). ``threads_per_worker`` > 1 runs that many tasks at
+    once in each worker (torch still uses one thread per task: Dask sets ``OMP_NUM_THREADS=1``).
     """
     n = n_workers or len(os.sched_getaffinity(0))
     gpus = (1 if cuda_available() else 0) if gpu_workers is None else gpu_workers
-    common: dict[str, Any] = {"nthreads": 1, "host": "127.0.0.1"}
+    common: dict[str, Any] = {"nthreads": threads_per_worker, "host": "127.0.0.1"}
     if processes:
         cls: Any = Nanny
         common["env"] = worker_env()

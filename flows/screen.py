@@ -2,7 +2,8 @@
 
 plan (flow process, under the campaign's lock) -> per chunk on Dask workers: SCOPE encode -> predict (on a GPU
 worker when the cluster has one: Dask resource ``GPU``) -> Debye + write (atomic commit) -> rank (SQL on the
-store) -> artifacts (top-k table, rejects summary, Cv(T) of the leaders) -> validation hook (phonons).
+store) -> artifacts (top-k table per objective, rejects summary, Cv(T) of the leaders) -> validation hook (phonons)
+-> the HTML report (a link artifact).
 
 Every task calls a plain function of :mod:`screening.campaign`; tasks pass paths and ids, never structures.
 What is done is read from the store (committed chunks), never from Prefect's cache, so a killed run started
@@ -23,10 +24,12 @@ from prefect.futures import as_completed
 from prefect_dask import DaskTaskRunner
 
 from screening.campaign.plan import plan_campaign
-from screening.campaign.predict import resolve_checkpoint
-from screening.campaign.runner import campaign_id_for, leaders
+from screening.campaign.predict import load_predictor, resolve_checkpoint
+from screening.campaign.questions import check_objectives
+from screening.campaign.runner import campaign_id_for, check_ranking_parameters, leaders
 from screening.campaign.spec import ScreenParameters
-from screening.campaign.stages import encode_stage, finalize_stage, predict_stage
+from screening.campaign.stages import encode_stage, finalize_stage, predict_stage, process_chunk_group
+from screening.objectives import Objective
 from screening.store import ResultsStore, campaign_lock
 
 
@@ -72,17 +75,71 @@ def finalize_task(
     return finalize_stage(root, campaign_id, chunk_id, chunk_index, work, temperatures_K, model_id, symprec)
 
 
+@task(name="chunks", cache_policy=NONE, retries=1)
+def chunk_group_task(
+    root: str,
+    campaign_id: str,
+    chunks: list[tuple[int, str]],
+    checkpoint: str,
+    device: str,
+    batch_size: int,
+    temperatures_K: list[float],
+    symprec: float,
+) -> list[dict[str, Any]]:
+    return process_chunk_group(
+        root,
+        campaign_id,
+        chunks,
+        checkpoint=checkpoint,
+        device=device,
+        batch_size=batch_size,
+        temperatures_K=temperatures_K,
+        symprec=symprec,
+    )
+
+
+@task(name="check-objectives", cache_policy=NONE)
+def check_objectives_task(params: ScreenParameters, checkpoint: str) -> dict[str, str]:
+    """Fail now if the main objective needs a column the model lacks; say which extra ones cannot be answered."""
+    model = load_predictor(checkpoint, "cpu")
+    return {str(k): v for k, v in check_objectives(params, model).items()}
+
+
 @task(name="rank", cache_policy=NONE)
-def rank_task(params: ScreenParameters, campaign_id: str) -> list[dict[str, Any]]:
+def rank_task(
+    params: ScreenParameters, campaign_id: str, objective: Objective | None = None
+) -> list[dict[str, Any]]:
     store = ResultsStore(params.resolved_results_dir())
-    return leaders(store, campaign_id, params).to_pylist()
+    return leaders(store, campaign_id, params, objective).to_pylist()
 
 
 @task(name="artifacts", cache_policy=NONE)
 def artifacts_task(params: ScreenParameters, campaign_id: str, top: list[dict[str, Any]]) -> str:
     from flows.screen_artifacts import publish_artifacts
 
-    return publish_artifacts(ResultsStore(params.resolved_results_dir()), campaign_id, top)
+    return publish_artifacts(ResultsStore(params.resolved_results_dir()), campaign_id, top, params.objective)
+
+
+@task(name="report", cache_policy=NONE)
+def report_task(params: ScreenParameters, campaign_id: str) -> str:
+    """Write the campaign's HTML report and publish a link artifact to it; returns its path."""
+    from flows.screen_artifacts import publish_report_link
+    from screening.report import write_report
+
+    store = ResultsStore(params.resolved_results_dir())
+    path = write_report(store, campaign_id, params.ranking(), k=params.top_k,
+                        temperature_K=params.rank_temperature_K)  # fmt: skip
+    publish_report_link(campaign_id, str(path))
+    return str(path)
+
+
+@task(name="objective-artifact", cache_policy=NONE)
+def objective_artifact_task(
+    params: ScreenParameters, campaign_id: str, objective: Objective, top: list[dict[str, Any]], why_not: str
+) -> None:
+    from flows.screen_artifacts import publish_objective
+
+    publish_objective(campaign_id, objective, top, why_not)
 
 
 # ----------------------------------------------------------------------------------------------- chunks
@@ -107,13 +164,25 @@ def task_runner_for(params: ScreenParameters) -> DaskTaskRunner:
     )
 
 
-def _has_gpu_worker(resource: str) -> bool:
+def _workers(resource: str) -> tuple[int, bool]:
+    """(number of Dask workers, whether one has ``resource``) of the flow's task runner."""
     runner = get_run_context().task_runner
     client = getattr(runner, "client", None)
     if client is None:
-        return False
+        return 1, False
     workers = client.scheduler_info(n_workers=-1).get("workers", {})
-    return any(resource in (w.get("resources") or {}) for w in workers.values())
+    return len(workers), any(resource in (w.get("resources") or {}) for w in workers.values())
+
+
+#: Auto grouping: about this many tasks per worker (load balance), at most this many chunks per task.
+TASKS_PER_WORKER, MAX_CHUNKS_PER_TASK = 4, 16
+
+
+def chunks_per_task(params: ScreenParameters, n_pending: int, n_workers: int) -> int:
+    """Chunks one Dask task processes (``params.chunks_per_task``, or ~4 tasks per worker, at most 16)."""
+    if params.chunks_per_task:
+        return params.chunks_per_task
+    return max(1, min(MAX_CHUNKS_PER_TASK, -(-n_pending // (TASKS_PER_WORKER * max(1, n_workers)))))
 
 
 @flow(name="screen-chunks", log_prints=True)
@@ -124,13 +193,34 @@ def screen_chunks(
     checkpoint: str,
     model_id: str,
 ) -> list[dict[str, Any]]:
-    """Encode -> predict -> Debye + write every pending chunk on the Dask cluster; report per chunk."""
+    """Encode -> predict -> Debye + write every pending chunk on the Dask cluster; report per chunk.
+
+    With a GPU worker each chunk is three tasks (encode on CPU workers, predict on the GPU worker, write);
+    without one, groups of chunks run all their steps in one task (:func:`chunks_per_task`), so Prefect's
+    per-task cost (~0.1 s, and the server's work for each state change) is paid per group, not per step.
+    """
     logger = get_run_logger()
     root = str(params.resolved_results_dir())
-    gpu = _has_gpu_worker(params.gpu_resource)
-    logger.info("%d chunks to do; predictions on %s", len(pending), "a GPU worker" if gpu else "CPU workers")
+    n_workers, gpu = _workers(params.gpu_resource)
+    per_task = 1 if gpu else chunks_per_task(params, len(pending), n_workers)
+    logger.info("%d chunks to do; predictions on %s%s", len(pending), "a GPU worker" if gpu else "CPU workers",
+                "" if gpu else f", {per_task} chunks per task")  # fmt: skip
     futures = []
-    for index, chunk_id in pending:
+    if not gpu:
+        for start in range(0, len(pending), per_task):
+            futures.append(
+                chunk_group_task.submit(
+                    root,
+                    campaign_id,
+                    pending[start : start + per_task],
+                    checkpoint,
+                    params.device,
+                    params.batch_size,
+                    params.temperatures_K,
+                    params.symprec,
+                )
+            )
+    for index, chunk_id in pending if gpu else ():
         work = encode_task.submit(root, campaign_id, chunk_id, params.symprec)
         ctx = dask.annotate(resources={params.gpu_resource: 1}) if gpu else contextlib.nullcontext()
         with ctx:
@@ -142,19 +232,22 @@ def screen_chunks(
             )
         )
     results, failed = [], []
-    for n, fut in enumerate(as_completed(futures), start=1):
+    for fut in as_completed(futures):
         try:
-            r = fut.result()
+            got = fut.result()
         except Exception as exc:
             failed.append(str(exc))
             logger.error("a chunk failed: %s", exc)
             continue
-        results.append(r)
-        logger.info("chunk %s done (%d/%d): %d ok, %d rejected, %.1f s",
-                    r["chunk_id"], n, len(futures), r["n_ok"], r["n_rejected"], r["seconds"])  # fmt: skip
+        for r in got if isinstance(got, list) else [got]:
+            results.append(r)
+            logger.info("chunk %s done (%d/%d): %d ok, %d rejected, %.1f s",
+                        r["chunk_id"], len(results), len(pending), r["n_ok"], r["n_rejected"], r["seconds"])  # fmt: skip
     if failed:
+        done = ResultsStore(root).committed_chunks(campaign_id)
+        n_failed = sum(1 for _, chunk_id in pending if chunk_id not in done)
         raise RuntimeError(
-            f"{len(failed)} of {len(futures)} chunks failed (first: {failed[0]}); the others are committed. "
+            f"{n_failed} of {len(pending)} chunks failed (first: {failed[0]}); the others are committed. "
             f"Run again with campaign id {campaign_id!r} to retry only the failed chunks."
         )
     return results
@@ -194,13 +287,17 @@ def screen(params: ScreenParameters = ScreenParameters()) -> dict[str, Any]:  # 
     """Run (or resume) a screening campaign; returns a summary with the top-k and where results are."""
     logger = get_run_logger()
     t0 = time.perf_counter()
+    timeline = {"flow_started": time.time()}  # wall clock (epoch s) of each step: start-up breakdowns use it
     _check_validation_available(params)
     checkpoint, model_id = resolve_checkpoint(params.checkpoint)
+    check_ranking_parameters(params, checkpoint)  # a bad filter fails now, not after the campaign ran
+    unanswerable = check_objectives_task(params, checkpoint)
     store = ResultsStore(params.resolved_results_dir())
     store.ensure()
     campaign_id = campaign_id_for(params, model_id)
     with campaign_lock(store.layout.lock_path(campaign_id)):
         plan = plan_task(params, campaign_id, checkpoint, model_id)
+        timeline["planned"] = time.time()
         logger.info(
             "campaign %s: %d candidates in %d chunks, %d to do (%s)",
             campaign_id, plan["n_candidates"], plan["n_chunks"], len(plan["pending"]),
@@ -211,9 +308,22 @@ def screen(params: ScreenParameters = ScreenParameters()) -> dict[str, Any]:  # 
             chunks = screen_chunks.with_options(task_runner=task_runner_for(params))(
                 params, campaign_id, plan["pending"], checkpoint, model_id
             )
+        timeline["chunks_done"] = time.time()
         top = rank_task(params, campaign_id)
+        timeline["ranked"] = time.time()
         artifact_note = artifacts_task(params, campaign_id, top)
+        timeline["artifacts_done"] = time.time()
+        by_objective = {str(params.objective): top}
+        for objective in params.objectives()[1:]:
+            why_not = unanswerable.get(str(objective), "")
+            extra = [] if why_not else rank_task(params, campaign_id, objective)
+            objective_artifact_task(params, campaign_id, objective, extra, why_not)
+            by_objective[str(objective)] = extra
         validation = validate_step(params, campaign_id, [r["candidate_id"] for r in top])
+        report = report_task(params, campaign_id)  # after validation, so phonon comparisons are in it
+    starts = [c["started_at"] for c in chunks if c.get("started_at")]
+    if starts:
+        timeline["first_chunk_started"] = min(starts)
     return {
         "campaign_id": campaign_id,
         "results_dir": str(store.root),
@@ -222,8 +332,13 @@ def screen(params: ScreenParameters = ScreenParameters()) -> dict[str, Any]:  # 
         "n_chunks": plan["n_chunks"],
         "chunks_run": len(chunks),
         "resumed": plan["resumed"],
+        "objective": str(params.objective),
         "top": top,
+        "top_by_objective": by_objective,
+        "unanswerable_objectives": unanswerable,
         "artifacts": artifact_note,
+        "report": report,
         "validation": validation,
         "seconds": time.perf_counter() - t0,
+        "timeline": timeline,
     }

@@ -7,12 +7,12 @@ import io
 import math
 from typing import Any
 
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 
 from screening.ranking import curves_of
 from screening.store import ResultsStore
 
-_SHOW = ("rank", "candidate_id", "formula", "spacegroup", "n_sites", "scope")
+_SHOW = ("rank", "candidate_id", "formula", "chemsys", "spacegroup", "n_sites", "scope")
 
 
 def _round(v: Any) -> Any:
@@ -85,11 +85,35 @@ def cv_plot_png(store: ResultsStore, campaign_id: str, top: list[dict[str, Any]]
     return buf.getvalue()
 
 
-def publish_artifacts(store: ResultsStore, campaign_id: str, top: list[dict[str, Any]]) -> str:
-    """Create the three artifacts; the plot is also saved next to the campaign. Returns the plot path or ''."""
-    rows = [{k: _round(v) for k, v in r.items() if k in _SHOW or isinstance(v, float)} for r in top]
+def _table_rows(top: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: _round(v) for k, v in r.items() if k in _SHOW or isinstance(v, float)} for r in top]
+
+
+def publish_objective(campaign_id: str, objective: str, top: list[dict[str, Any]], why_not: str = "") -> None:
+    """One table artifact with the leaders for ``objective`` (or a note saying why it cannot be answered)."""
+    from screening.objectives import QUESTIONS, Objective
+
+    key = _key(campaign_id, f"top-{objective}")
+    question = QUESTIONS[Objective(objective)].question
+    if why_not:
+        create_markdown_artifact(key=key, markdown=f"# {objective}\n\n{question}\n\nNot answered: {why_not}")
+        return
     create_table_artifact(
-        key=_key(campaign_id, "top"), table=rows, description=f"Top {len(rows)} of campaign {campaign_id}"
+        key=key, table=_table_rows(top), description=f"{objective}: {question} (campaign {campaign_id})"
+    )
+
+
+def publish_artifacts(
+    store: ResultsStore, campaign_id: str, top: list[dict[str, Any]], objective: str | None = None
+) -> str:
+    """Create the three artifacts (the top table answers the main ``objective``; extra objectives get one
+    artifact each through :func:`publish_objective`); the plot is also saved next to the campaign. Returns the
+    plot path or ''."""
+    what = f" for {objective}" if objective else ""
+    create_table_artifact(
+        key=_key(campaign_id, "top"),
+        table=_table_rows(top),
+        description=f"Top {len(top)} of campaign {campaign_id}{what}",
     )
     create_markdown_artifact(
         key=_key(campaign_id, "rejects"), markdown=rejects_markdown(store, campaign_id), description="Rejects"
@@ -113,3 +137,15 @@ def publish_artifacts(store: ResultsStore, campaign_id: str, top: list[dict[str,
         key=_key(campaign_id, "cv-leaders"), markdown=md, description="Cv(T) of the leaders"
     )
     return str(path)
+
+
+def publish_report_link(campaign_id: str, path: str) -> None:
+    """A link artifact to the campaign's HTML report."""
+    from pathlib import Path
+
+    create_link_artifact(
+        key=_key(campaign_id, "report"),
+        link=Path(path).resolve().as_uri(),
+        link_text=f"report of {campaign_id}",
+        description="Self-contained HTML report (objective vs stability, distributions, Cv(T), rejects, provenance)",
+    )

@@ -15,7 +15,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from screening.objectives import Bound, CompiledRanking, Ranking, compile_ranking
 from screening.store import ResultsStore
+from screening.store.schemas import DEBYE_CURVES, ENCODED_FIELDS
 
 _OPS = {"<", "<=", ">", ">=", "=", "!="}
 _KEYS = ("campaign_id", "chunk_id", "candidate_id", "model_id", "symprec", "versions", "created_at")
@@ -75,8 +77,92 @@ def nearest_temperature(store: ResultsStore, campaign_id: str, temperature_K: fl
     return min(temps, key=lambda t: abs(t - temperature_K))
 
 
-def leaderboard_columns(store: ResultsStore, campaign_id: str) -> list[str]:
-    return [*CANDIDATE_COLUMNS, *target_columns(store, campaign_id), "T_K", *DEBYE_COLUMNS]
+def leaderboard_schema(targets: Sequence[str]) -> dict[str, pa.DataType]:
+    """The leaderboard's columns and their types, for a campaign whose model predicts ``targets``.
+
+    The one definition of what ``cloud top`` ranks and filters on: candidate fields, one float column per
+    prediction column (:func:`target_columns` of a run campaign, the checkpoint's prediction columns at plan
+    time), then the Debye values at one temperature.
+    """
+    from screening.hull import HullColumn
+
+    encoded = {f.name: f.type for f in ENCODED_FIELDS}
+    debye = {f.name: f.type for f in DEBYE_CURVES}
+    cols: dict[str, pa.DataType] = {c: encoded[c] for c in CANDIDATE_COLUMNS}
+    hull_types = {
+        HullColumn.CHEMSYS: pa.string(),
+        HullColumn.KNOWN_COMPOSITION: pa.bool_(),
+        HullColumn.IMPLAUSIBLE: pa.bool_(),
+        HullColumn.HULL_VERSION: pa.string(),
+    }
+    cols.update({t: hull_types.get(t, pa.float64()) for t in targets})
+    # the hull step's columns (screening.hull): energies above the hull only for a model that predicts e_form
+    hull = [c for c in HullColumn if c not in (HullColumn.E_ABOVE_HULL, HullColumn.E_ABOVE_HULL_STD)]
+    if "e_form" in targets:
+        hull += [HullColumn.E_ABOVE_HULL] + ([HullColumn.E_ABOVE_HULL_STD] if "e_form_std" in targets else [])
+    for c in hull:
+        cols.setdefault(str(c), hull_types.get(c, pa.float64()))
+    cols["T_K"] = debye["T_K"]
+    cols.update({c: debye[c] for c in DEBYE_COLUMNS})
+    return cols
+
+
+def leaderboard_columns(targets: Sequence[str]) -> list[str]:
+    """Names of the leaderboard's columns (see :func:`leaderboard_schema`)."""
+    return list(leaderboard_schema(targets))
+
+
+def check_ranking(
+    targets: Sequence[str], by: str | None, conditions: Iterable[Condition] = ()
+) -> tuple[str, list[Condition]]:
+    """Check a ranking column and filters against the leaderboard of a model predicting ``targets``.
+
+    Returns the resolved ranking column (default ``theta_K`` if predicted, else the first target) and the
+    conditions with values of the column's type (a number for a numeric column, text for a text column).
+
+    Raises
+    ------
+    ValueError
+        One line naming the unknown column (and listing the valid ones), the bad operator, or the value that
+        does not fit its column's type.
+    """
+    schema = leaderboard_schema(targets)
+    columns = ", ".join(schema)
+    if by is None:
+        by = "theta_K" if "theta_K" in targets else (targets[0] if targets else "candidate_id")
+    if by not in schema:
+        raise ValueError(f"cannot rank by {by!r}: choose one of {columns}")
+    checked = []
+    for cond in conditions:
+        if cond.column not in schema:
+            raise ValueError(f"unknown filter column {cond.column!r}: choose one of {columns}")
+        if cond.op not in _OPS:
+            raise ValueError(f"unknown operator {cond.op!r}: use one of {' '.join(sorted(_OPS))}")
+        kind = schema[cond.column]
+        value = cond.value
+        if pa.types.is_integer(kind) or pa.types.is_floating(kind):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(
+                    f"filter {cond.column}{cond.op}{value}: {cond.column} holds numbers, {value!r} is not one"
+                )
+        else:
+            value = str(value)
+        checked.append(Condition(cond.column, cond.op, value))
+    return by, checked
+
+
+def _leaderboard_cte(targets: Sequence[str]) -> str:
+    """The body of the ``lb`` relation: one row per predicted candidate of ``$cid``, Debye values at ``$t``."""
+    pred_cols = ", ".join(f"p.{_quote(c)}" for c in targets)
+    debye_cols = ", ".join(f"d.{_quote(c)}" for c in DEBYE_COLUMNS)
+    return f"""
+        SELECT {", ".join(f"c.{_quote(c)}" for c in CANDIDATE_COLUMNS)}{", " + pred_cols if pred_cols else ""},
+               d."T_K", {debye_cols}
+        FROM candidates c
+        JOIN predictions p ON p.campaign_id = c.campaign_id AND p.candidate_id = c.candidate_id
+        LEFT JOIN debye_curves d
+               ON d.campaign_id = c.campaign_id AND d.candidate_id = c.candidate_id AND d."T_K" = $t
+        WHERE c.campaign_id = $cid AND c.status = 'ok'"""
 
 
 def leaderboard_sql(
@@ -97,32 +183,18 @@ def leaderboard_sql(
         For an unknown ranking or filter column, or a bad operator; the message lists the valid columns.
     """
     targets = target_columns(store, campaign_id)
-    columns = leaderboard_columns(store, campaign_id)
-    if by is None:
-        by = "theta_K" if "theta_K" in targets else (targets[0] if targets else "candidate_id")
-    if by not in columns:
-        raise ValueError(f"cannot rank by {by!r}: choose one of {', '.join(columns)}")
+    by, checked = check_ranking(targets, by, conditions)
+    if int(k) < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
     params: dict[str, Any] = {"cid": campaign_id, "t": nearest_temperature(store, campaign_id, temperature_K)}
     where = []
-    for i, cond in enumerate(conditions):
-        if cond.column not in columns:
-            raise ValueError(f"unknown filter column {cond.column!r}: choose one of {', '.join(columns)}")
-        if cond.op not in _OPS:
-            raise ValueError(f"unknown operator {cond.op!r}: use one of {' '.join(sorted(_OPS))}")
+    for i, cond in enumerate(checked):
         where.append(f"{_quote(cond.column)} {cond.op} $f{i}")
         params[f"f{i}"] = cond.value
     params["k"] = int(k)
-    pred_cols = ", ".join(f"p.{_quote(c)}" for c in targets)
-    debye_cols = ", ".join(f"d.{_quote(c)}" for c in DEBYE_COLUMNS)
+    lb = _leaderboard_cte(targets)
     sql = f"""
-    WITH lb AS (
-        SELECT {", ".join(f"c.{_quote(c)}" for c in CANDIDATE_COLUMNS)}{", " + pred_cols if pred_cols else ""},
-               d."T_K", {debye_cols}
-        FROM candidates c
-        JOIN predictions p ON p.campaign_id = c.campaign_id AND p.candidate_id = c.candidate_id
-        LEFT JOIN debye_curves d
-               ON d.campaign_id = c.campaign_id AND d.candidate_id = c.candidate_id AND d."T_K" = $t
-        WHERE c.campaign_id = $cid AND c.status = 'ok'
+    WITH lb AS ({lb}
     ), kept AS (SELECT * FROM lb {"WHERE " + " AND ".join(where) if where else ""})
     SELECT row_number() OVER (ORDER BY {_quote(by)} {"DESC" if descending else "ASC"} NULLS LAST, candidate_id) AS rank,
            *
@@ -152,6 +224,100 @@ def top_k(
         k=k,
         conditions=conditions,
         temperature_K=temperature_K,
+    )
+    return store.query(sql, params)
+
+
+def column_has_values(store: ResultsStore, campaign_id: str, column: str) -> bool:
+    """Whether any prediction of the campaign has a non-null ``column`` (a prediction column)."""
+    if column not in target_columns(store, campaign_id):
+        return False
+    t = store.query(
+        f"SELECT count({_quote(column)}) AS n FROM predictions WHERE campaign_id = $cid", {"cid": campaign_id}
+    )
+    return t.column("n")[0].as_py() > 0
+
+
+def ranked_query(
+    relation_sql: str, columns: Sequence[str], compiled: CompiledRanking, params: dict[str, Any]
+) -> str:
+    """SQL ranking the rows of ``relation_sql`` as ``compiled`` says, diversity caps applied (sets ``params``).
+
+    Rows are filtered, scored, cut to ``per_formula`` per formula, then to ``per_chemsys`` per chemical system,
+    and the best ``$k`` returned with ``rank`` and ``score``.
+    """
+    params["pf"] = int(compiled.per_formula)
+    order = f"score {'DESC' if compiled.descending else 'ASC'} NULLS LAST, candidate_id"
+    per_chemsys = ""
+    if compiled.per_chemsys is not None:
+        params["pc"] = int(compiled.per_chemsys)
+        per_chemsys = "WHERE _nc <= $pc"
+    system = "chemsys" if "chemsys" in columns else "formula"
+    return f"""
+    WITH lb AS ({relation_sql}
+    ), kept AS (SELECT *, {compiled.score_sql} AS score FROM lb WHERE {" AND ".join(compiled.where)}),
+    by_formula AS (SELECT *, row_number() OVER (PARTITION BY formula ORDER BY {order}) AS _nf FROM kept),
+    by_system AS (
+        SELECT *, row_number() OVER (PARTITION BY {system} ORDER BY {order}) AS _nc FROM by_formula WHERE _nf <= $pf
+    )
+    SELECT row_number() OVER (ORDER BY {order}) AS rank, * EXCLUDE (_nf, _nc)
+    FROM by_system {per_chemsys}
+    ORDER BY rank
+    LIMIT $k
+    """
+
+
+def objective_sql(
+    store: ResultsStore,
+    campaign_id: str,
+    ranking: Ranking,
+    *,
+    k: int = 20,
+    conditions: Iterable[Condition] = (),
+    temperature_K: float = 300.0,
+) -> tuple[str, dict[str, Any], CompiledRanking]:
+    """The leaderboard of a campaign for a named objective (see :mod:`screening.objectives`).
+
+    The query keeps the objective's rows, ranks them by the (uncertainty-shifted) ``score``, keeps at most
+    ``per_formula`` rows per formula and then at most ``per_chemsys`` per chemical system, and returns the best
+    ``k`` with their ``rank`` and ``score``.
+
+    Raises
+    ------
+    ObjectiveError
+        When the objective needs a column (or an uncertainty) the campaign lacks, or a filter is unknown.
+    """
+    columns = leaderboard_columns(target_columns(store, campaign_id))
+    extra = []
+    for cond in conditions:
+        if cond.op not in _OPS:
+            raise ValueError(f"unknown operator {cond.op!r}: use one of {' '.join(sorted(_OPS))}")
+        extra.append(Bound(cond.column, cond.op, cond.value))  # type: ignore[arg-type]
+    compiled = compile_ranking(
+        ranking,
+        columns,
+        extra,
+        has_std=lambda col: column_has_values(store, campaign_id, f"{col}_std"),
+    )
+    params: dict[str, Any] = {"cid": campaign_id, "t": nearest_temperature(store, campaign_id, temperature_K)}
+    params.update(compiled.params)
+    params["k"] = int(k)
+    sql = ranked_query(_leaderboard_cte(target_columns(store, campaign_id)), columns, compiled, params)
+    return sql, params, compiled
+
+
+def rank_objective(
+    store: ResultsStore,
+    campaign_id: str,
+    ranking: Ranking,
+    *,
+    k: int = 20,
+    conditions: Iterable[Condition] = (),
+    temperature_K: float = 300.0,
+) -> pa.Table:
+    """The ``k`` leaders of a campaign for ``ranking`` (see :func:`objective_sql`)."""
+    sql, params, _ = objective_sql(
+        store, campaign_id, ranking, k=k, conditions=conditions, temperature_K=temperature_K
     )
     return store.query(sql, params)
 

@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     # --- where things live
     data_dir: Path = Field(PROJECT_ROOT / "data", description="Bundled and built data sets.")
     results_dir: Path = Field(PROJECT_ROOT / "results", description="Campaign results (Parquet parts + DuckDB).")
+    cache_dir: Path = Field(PROJECT_ROOT / ".cache", description="Derived data rebuilt on demand (hull facets).")
 
     @classmethod
     def settings_customise_sources(

@@ -83,6 +83,17 @@ class CheckpointConfig:
     vocab_size: int = 0
     provenance: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def prediction_columns(self) -> list[str]:
+        """Names of the float columns a predictor of this checkpoint returns: one per target, ``theta_K`` in
+        place of the Debye head's target, then ``<column>_std`` for each target with an uncertainty head."""
+        debye = {h.name for h in self.model.heads if h.kind == "debye"}
+        names = [t.name for t in self.targets if t.name not in debye]
+        names += ["theta_K"] if debye else []
+        # calibrated standard deviations (targets with an uncertainty head), after all the values
+        names += [("theta_K" if t.name in debye else t.name) + "_std" for t in self.targets if t.uncertainty]
+        return names
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "format": FORMAT,

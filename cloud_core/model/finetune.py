@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 
 from cloud_core.model.checkpoint import TargetSpec, load_checkpoint, save_checkpoint
-from cloud_core.model.data import DataError, resolve_parquet_paths
+from cloud_core.model.data import DataError, resolve_parquet_paths, valid_scope_mask
 from cloud_core.model.encoder import SIZES, CloudModel, ModelConfig
 from cloud_core.model.heads import HeadSpec
 from cloud_core.model.predictor import resolve_device
@@ -59,12 +59,18 @@ class LabelledSet:
 
 
 def read_table(paths: list[str], column: str = "scope") -> pa.Table:
-    """Concatenate Parquet tables (columns unified; missing columns become nulls)."""
-    tables = [pq.read_table(p) for p in resolve_parquet_paths(paths)]
+    """Concatenate Parquet tables (columns unified; missing columns become nulls), valid SCOPE rows only.
+
+    Rows whose ``column`` is not a valid SCOPE string (:mod:`cloud_core.scope.validate`) are dropped and
+    counted in a warning.
+    """
+    files = resolve_parquet_paths(paths)
+    tables = [pq.read_table(p) for p in files]
     table = pa.concat_tables(tables, promote_options="permissive")
     if column not in table.column_names:
         raise DataError(f"fine-tuning data has no {column!r} column (columns: {table.column_names})")
-    return table
+    valid = valid_scope_mask(table.column(column), ", ".join(str(f) for f in files))
+    return table if valid.all() else table.filter(pa.array(valid))
 
 
 def infer_targets(table: pa.Table, cfg: FinetuneConfig) -> list[str]:

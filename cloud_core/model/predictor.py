@@ -92,17 +92,12 @@ class Predictor:
     @property
     def targets(self) -> list[str]:
         """Names of the float columns that :meth:`predict` returns (``theta_K`` last when a Debye head exists)."""
-        names = [t.name for t in self.config.targets if t.name not in self._debye]
-        return names + (["theta_K"] if self._debye else [])
+        return self.config.prediction_columns
 
     @property
     def std_columns(self) -> list[str]:
         """Names of the ``<target>_std`` columns (calibrated standard deviations) that :meth:`predict` adds."""
-        out = []
-        for t in self.config.targets:
-            if t.uncertainty:
-                out.append(("theta_K" if t.kind == "debye" else t.name) + STD_SUFFIX)
-        return out
+        return [c for c in self.targets if c.endswith(STD_SUFFIX)]
 
     @property
     def max_len(self) -> int:
@@ -127,10 +122,15 @@ class Predictor:
 
         Raises
         ------
+        InvalidScopeError
+            If a string is not a valid SCOPE string (:mod:`cloud_core.scope.validate`; use
+            :meth:`predict_with_rejects` to keep going).
         ScopeTokenError
-            If a string is malformed or too long (use :meth:`predict_with_rejects` to keep going).
+            If a string is longer than the model's maximum.
         """
-        encoded = [self._encode(s) for s in scope_strings]
+        from cloud_core.scope.validate import validate_scope
+
+        encoded = [self._encode(validate_scope(s)) for s in scope_strings]
         return self._blend(self._run(encoded, batch_size, embeddings), scope_strings)
 
     def predict_with_rejects(
@@ -141,15 +141,24 @@ class Predictor:
         *,
         embeddings: bool = False,
     ) -> tuple[pa.Table, list[Reject]]:
-        """Like :meth:`predict`, but a malformed string becomes a :class:`Reject` (stage ``predict``).
+        """Like :meth:`predict`, but an invalid string becomes a :class:`Reject` (stage ``predict``).
 
-        The table has an ``id`` column first and the ``model_id`` column last; it holds the accepted rows only.
+        Every string goes through the SCOPE validator first (:func:`cloud_core.scope.validate.check_scopes`):
+        an invalid one is rejected with the validator's reason (``formula_mismatch``, ``not_canonical``, ...);
+        a valid one longer than the model's maximum with ``bad_scope``. The table has an ``id`` column first
+        and the ``model_id`` column last; it holds the accepted rows only.
         """
+        from cloud_core.scope.validate import check_scopes
+
         ids = [str(i) for i in range(len(scope_strings))] if ids is None else [str(i) for i in ids]
         if len(ids) != len(scope_strings):
             raise ValueError(f"{len(ids)} ids for {len(scope_strings)} SCOPE strings")
-        ok_ids, encoded, rejects = [], [], []
-        for i, s in zip(ids, scope_strings, strict=True):
+        check = check_scopes(scope_strings)
+        ok_ids, encoded = [], []
+        rejects = check.rejects(ids, stage="predict")
+        for k, (i, s) in enumerate(zip(ids, scope_strings, strict=True)):
+            if not check.valid[k]:
+                continue
             try:
                 encoded.append(self._encode(s))
                 ok_ids.append(i)

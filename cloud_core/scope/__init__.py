@@ -13,6 +13,7 @@ from cloud_core.scope.encoder import DEFAULT_SYMPREC, STAGE, encode, encode_form
 from cloud_core.scope.errors import ScopeError, ScopeRejectReason
 from cloud_core.scope.record import ScopeRecord
 from cloud_core.scope.symmetry import Backend
+from cloud_core.scope.version import scope_version
 
 __all__ = [
     "DEFAULT_SYMPREC",
@@ -26,4 +27,5 @@ __all__ = [
     "encode",
     "encode_formula",
     "encode_many",
+    "scope_version",
 ]

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import NamedTuple
 
-from cloud_core.scope.tables import LETTER_RANK, LETTERS, element_by_symbol, space_group
+from cloud_core.scope.tables import LETTER_RANK, LETTERS, element_order_keys, space_group
 
 
 class Orbit(NamedTuple):
@@ -45,26 +45,42 @@ def canonical_orbits(spacegroup: int, orbits: Iterable[tuple[str, str]]) -> tupl
     tuple[Orbit, ...]
         Orbits with canonical letters, sorted by (electronegativity, Z, multiplicity, letter).
     """
-    info = space_group(spacegroup)
-    mult = info.multiplicity
+    mult = space_group(spacegroup).multiplicity
+    order_keys = element_order_keys()
     keyed: list[tuple[tuple[float, int], str, str]] = []
     for symbol, letter in orbits:
-        el = element_by_symbol(symbol)
         if letter not in mult:
             raise KeyError(f"space group {spacegroup} has no Wyckoff position {letter!r}")
-        keyed.append((el.order_key, symbol, letter))
-    used = "".join(sorted({letter for _k, _s, letter in keyed}, key=LETTER_RANK.__getitem__))
-    slot = {letter: i for i, letter in enumerate(used)}
-    best: list[tuple[tuple[float, int], int, int, str]] | None = None
+        keyed.append((order_keys[symbol], symbol, letter))
+    keys = sorted({key for key, _sym, _letter in keyed})
+    rank = {key: i for i, key in enumerate(keys)}
+    symbol_of = {rank[key]: sym for key, sym, _letter in keyed}
+    pattern = tuple(sorted((rank[key], LETTER_RANK[letter]) for key, _sym, letter in keyed))
+    return tuple(
+        Orbit(symbol_of[r], mult[LETTERS[letter]], LETTERS[letter])
+        for r, letter in _canonical_pattern(spacegroup, pattern)
+    )
+
+
+@lru_cache(maxsize=262144)
+def _canonical_pattern(spacegroup: int, pattern: tuple[tuple[int, int], ...]) -> tuple[tuple[int, int], ...]:
+    """Canonical ``(element rank, letter rank)`` orbits of a pattern (sorted ``(element rank, letter rank)``).
+
+    Only the order of the elements matters to the canonical form, not which elements they are, so a pool of
+    decorations of the same prototypes hits this cache for almost every crystal.
+    """
+    mult = space_group(spacegroup).multiplicity
+    used = "".join(LETTERS[r] for r in sorted({letter for _r, letter in pattern}))
+    slot = {LETTER_RANK[letter]: i for i, letter in enumerate(used)}
+    best: list[tuple[int, int, int]] | None = None
     for images in _images_of(spacegroup, used):
         candidate = sorted(
-            (key, mult[LETTERS[images[slot[letter]]]], images[slot[letter]], sym)
-            for key, sym, letter in keyed
+            (r, mult[LETTERS[images[slot[letter]]]], images[slot[letter]]) for r, letter in pattern
         )
         if best is None or candidate < best:
             best = candidate
     assert best is not None
-    return tuple(Orbit(sym, m, LETTERS[rank]) for _key, m, rank, sym in best)
+    return tuple((r, letter) for r, _m, letter in best)
 
 
 @lru_cache(maxsize=65536)

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from fractions import Fraction
 
 from cloud_core.scope.errors import ScopeError, ScopeRejectReason
-from cloud_core.scope.tables import element_by_symbol
+from cloud_core.scope.tables import element_order_keys
 
 #: Largest denominator accepted when a formula's amounts are read as rationals (``Fe0.5O0.75`` -> ``Fe2O3``).
 MAX_DENOMINATOR = 100
@@ -17,7 +17,7 @@ MAX_COUNT = 9999
 
 def sort_elements(symbols: list[str] | tuple[str, ...] | set[str]) -> list[str]:
     """Symbols in SCOPE's element order: (Pauling electronegativity, Z), elements without one last by Z."""
-    return sorted(symbols, key=lambda s: element_by_symbol(s).order_key)
+    return sorted(symbols, key=element_order_keys().__getitem__)
 
 
 def reduced_stoichiometry(counts: Mapping[str, int]) -> tuple[tuple[str, int], ...]:

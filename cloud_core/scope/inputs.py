@@ -1,7 +1,17 @@
 """Turn whatever the caller gives (pymatgen Structure, ASE Atoms, a CIF/POSCAR path) into plain arrays.
 
 Every problem with the input itself becomes a :class:`ScopeError` with its reason: unreadable file, disorder,
-partial occupancy, unsupported element, invalid lattice, overlapping atoms, too many sites.
+unsupported element, invalid lattice, overlapping atoms, too many sites.
+
+Disorder and overlap mean the same whatever the format (CIF, POSCAR, extxyz, a pymatgen dict, ASE Atoms):
+
+- ``disordered``: a site holds several species, or is partially occupied (total occupancy < 1);
+- ``overlapping_atoms``: two atoms of the input are closer than 0.5 A, *or on the same position*. A CIF that
+  lists two fully occupied atoms at one position is read without letting pymatgen merge them
+  (:func:`read_cif_structures`: its CIF parser sums the occupancies of atoms within ``site_tolerance`` of each
+  other into one site, then either drops the structure or, with ``check_occu=False``, keeps the sum
+  unscaled); a site whose occupancies sum above 1 is two atoms on one position, so it is ``overlapping_atoms``,
+  as the same crystal written as a POSCAR is.
 """
 
 from __future__ import annotations
@@ -10,6 +20,7 @@ import math
 import os
 import warnings
 from dataclasses import dataclass
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +45,63 @@ class CellArrays:
     numbers: np.ndarray
 
 
+def is_cif(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` names a CIF (``*.cif``, ``*.mcif``, compressed or not), as pymatgen decides."""
+    name = Path(path).name.lower()
+    return fnmatch(name, "*.cif*") or fnmatch(name, "*.mcif*")
+
+
+def read_cif_structures(path: str | os.PathLike[str]) -> list[Any]:
+    """Every structure of a CIF, with each site's occupancies as the file gives them (summed, never rescaled).
+
+    pymatgen's ``CifParser`` merges atoms within ``site_tolerance`` of each other into one site; with its default
+    ``check_occu=True`` a merged site whose occupancies sum above 1 makes it drop the structure ("no structures"),
+    and readers that fall back to ASE then merge the atoms silently into a different formula. Read with
+    ``check_occu=False``, the merged site keeps its summed occupancy, which :func:`check_occupancies` reports as
+    overlapping atoms.
+
+    Raises
+    ------
+    Exception
+        Whatever pymatgen raises for an unreadable CIF (``on_error="raise"``).
+    """
+    from pymatgen.io.cif import CifParser
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        parser = CifParser(str(path))
+        return list(parser.parse_structures(primitive=False, check_occu=False, on_error="raise"))
+
+
+def check_occupancies(structure: Any) -> None:
+    """Reject disorder and atoms on one position in a pymatgen structure, by the sites' occupancies.
+
+    Raises
+    ------
+    ScopeError
+        ``overlapping_atoms`` when a site's occupancies sum above 1 (two atoms on one position),
+        ``disordered`` when a site holds several species or its occupancy is below 1.
+    """
+    for i, site in enumerate(structure):
+        items = list(site.species.items())
+        total = sum(float(occ) for _sp, occ in items)
+        if total > 1.0 + _OCCUPANCY_TOL:
+            raise ScopeError(
+                ScopeRejectReason.OVERLAPPING_ATOMS,
+                f"site {i} holds {site.species.formula} (occupancies sum to {total:g}): "
+                "several atoms of the input on one position",
+            )
+        if len(items) != 1:
+            raise ScopeError(
+                ScopeRejectReason.DISORDERED, f"site {i} holds several species: {site.species.formula}"
+            )
+        if total < 1.0 - _OCCUPANCY_TOL:
+            raise ScopeError(
+                ScopeRejectReason.DISORDERED,
+                f"site {i} ({items[0][0]}) is partially occupied ({total:g} < 1)",
+            )
+
+
 def read_structure_file(path: str | os.PathLike[str]) -> Any:
     """Read a CIF / POSCAR (or anything pymatgen, then ASE, can read) into a pymatgen Structure.
 
@@ -52,12 +120,21 @@ def read_structure_file(path: str | os.PathLike[str]) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            structure = Structure.from_file(str(p))
+            if is_cif(p):
+                structures = read_cif_structures(p)
+                if not structures:
+                    raise ValueError("no structure in the CIF")
+                structure = structures[0]
+            else:
+                structure = Structure.from_file(str(p))
             if len(structure) == 0:
                 raise ValueError("no atoms")
             return structure
         except Exception as exc:  # noqa: BLE001 - any reader failure is an unreadable file
             errors.append(f"pymatgen: {type(exc).__name__}: {exc}")
+        if is_cif(p):  # ASE's CIF reader merges atoms on one position silently: never the fallback for CIFs
+            detail = "; ".join(e[:200] for e in errors)
+            raise ScopeError(ScopeRejectReason.UNREADABLE_FILE, f"cannot read {str(p)!r} as a CIF ({detail})")
         try:
             from ase.io import read
 
@@ -87,22 +164,11 @@ def _check_z(z: int, label: str) -> int:
 def _from_pymatgen(structure: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     from pymatgen.core import DummySpecies, Element, Species
 
+    check_occupancies(structure)
     numbers = []
     coords = []
     for i, site in enumerate(structure):
-        species = site.species
-        items = list(species.items())
-        if len(items) != 1:
-            raise ScopeError(
-                ScopeRejectReason.DISORDERED, f"site {i} holds several species: {species.formula}"
-            )
-        sp, occ = items[0]
-        if occ != 1.0 and abs(occ - 1.0) > _OCCUPANCY_TOL:
-            if occ < 1:
-                raise ScopeError(
-                    ScopeRejectReason.PARTIAL_OCCUPANCY, f"site {i} ({sp}) has occupancy {occ:g} < 1"
-                )
-            raise ScopeError(ScopeRejectReason.INVALID_INPUT, f"site {i} ({sp}) has occupancy {occ:g} > 1")
+        sp = next(iter(site.species))
         if type(sp) is Element:
             z = sp.Z
         elif isinstance(sp, Element):
@@ -134,12 +200,17 @@ def _from_ase(atoms: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     occupancy = atoms.info.get("occupancy") if isinstance(atoms.info, dict) else None
     if occupancy:
         for i, occ in occupancy.items():
-            values = list(occ.values()) if isinstance(occ, dict) else [occ]
+            values = [float(v) for v in (occ.values() if isinstance(occ, dict) else [occ])]
+            if sum(values) > 1 + _OCCUPANCY_TOL:
+                raise ScopeError(
+                    ScopeRejectReason.OVERLAPPING_ATOMS,
+                    f"atom {i} holds {occ} (occupancies sum to {sum(values):g}): several atoms on one position",
+                )
             if len(values) > 1:
                 raise ScopeError(ScopeRejectReason.DISORDERED, f"atom {i} holds several species: {occ}")
-            if values and float(values[0]) < 1 - _OCCUPANCY_TOL:
+            if values and values[0] < 1 - _OCCUPANCY_TOL:
                 raise ScopeError(
-                    ScopeRejectReason.PARTIAL_OCCUPANCY, f"atom {i} has occupancy {values[0]} < 1"
+                    ScopeRejectReason.DISORDERED, f"atom {i} is partially occupied ({values[0]:g} < 1)"
                 )
     with np.errstate(all="ignore"):
         try:

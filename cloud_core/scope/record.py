@@ -12,21 +12,16 @@ Grammar (whitespace-separated tokens, three sections separated by the token ``|`
 - Stoichiometry: exact reduced integer formula, counts digit by digit (``C 1 4 9`` for C149), 1 explicit.
 - Element order everywhere: (Pauling electronegativity, Z) ascending; elements without one last, by Z.
 - Unknown symmetry (a composition only): ``? | - | Fe 2 O 3``.
+- Validity (every rule, with its reason code): :mod:`cloud_core.scope.validate`.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 
-from cloud_core.scope.canonical import Orbit, canonical_orbits
-from cloud_core.scope.errors import ScopeError, ScopeRejectReason
-from cloud_core.scope.formula import reduced_stoichiometry
-from cloud_core.scope.tables import element_table, space_group
-
-SEPARATOR = "|"
-UNKNOWN_SPACEGROUP = "?"
-NO_ORBITS = "-"
+from cloud_core.scope.canonical import Orbit
+from cloud_core.scope.tables import space_group
+from cloud_core.scope.validate import NO_ORBITS, SEPARATOR, UNKNOWN_SPACEGROUP
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,135 +93,25 @@ class ScopeRecord:
     def from_string(cls, text: str) -> ScopeRecord:
         """Parse a SCOPE string back into a record (the inverse of :meth:`to_string`).
 
-        The string must be canonical: letters, orbit order and element order are checked, as are the Bravais
-        lattice and point group against the number, and the stoichiometry against the orbits.
+        The string must be valid and canonical: :func:`cloud_core.scope.validate.parse_scope` checks every
+        rule (the one validator; see its module docstring).
 
         Raises
         ------
-        ScopeError
-            ``invalid_scope`` with the first problem found.
+        InvalidScopeError
+            A :class:`ScopeError` whose reason names the first rule broken.
         """
-        if not isinstance(text, str):
-            raise ScopeError(ScopeRejectReason.INVALID_SCOPE, f"expected a string, got {type(text).__name__}")
-        tokens = text.split()
-        if tokens.count(SEPARATOR) != 2:
-            raise ScopeError(
-                ScopeRejectReason.INVALID_SCOPE, f"expected three sections separated by '|': {text!r}"
-            )
-        first = tokens.index(SEPARATOR)
-        second = tokens.index(SEPARATOR, first + 1)
-        head, orbit_tokens, stoich_tokens = tokens[:first], tokens[first + 1 : second], tokens[second + 1 :]
-        stoichiometry = _parse_stoichiometry(stoich_tokens, text)
-        if head == [UNKNOWN_SPACEGROUP]:
-            if orbit_tokens != [NO_ORBITS]:
-                raise ScopeError(
-                    ScopeRejectReason.INVALID_SCOPE, f"unknown symmetry needs '-' as orbits: {text!r}"
-                )
-            return cls(spacegroup=None, orbits=(), stoichiometry=stoichiometry, n_sites=None)
-        if len(head) != 3 or not head[0].isdigit() or not 1 <= int(head[0]) <= 230:
-            raise ScopeError(ScopeRejectReason.INVALID_SCOPE, f"bad space-group section {head!r} in {text!r}")
-        number = int(head[0])
-        info = space_group(number)
-        if head[1] != info.bravais or head[2] != info.point_group:
-            raise ScopeError(
-                ScopeRejectReason.INVALID_SCOPE,
-                f"space group {number} is {info.bravais} {info.point_group}, not {head[1]} {head[2]}",
-            )
-        if not orbit_tokens or len(orbit_tokens) % 2:
-            raise ScopeError(
-                ScopeRejectReason.INVALID_SCOPE, f"orbits must be element/Wyckoff pairs: {text!r}"
-            )
-        symbols = element_table()[1]
-        raw: list[tuple[str, str]] = []
-        for el, wyckoff in zip(orbit_tokens[::2], orbit_tokens[1::2], strict=True):
-            letter, mult = wyckoff[-1:], wyckoff[:-1]
-            if el not in symbols:
-                raise ScopeError(ScopeRejectReason.INVALID_SCOPE, f"unknown element {el!r} in {text!r}")
-            if (
-                letter not in info.multiplicity
-                or not mult.isdigit()
-                or int(mult) != info.multiplicity[letter]
-            ):
-                raise ScopeError(
-                    ScopeRejectReason.INVALID_SCOPE,
-                    f"{wyckoff!r} is not a Wyckoff position of space group {number}",
-                )
-            raw.append((el, letter))
-        orbits = canonical_orbits(number, raw)
-        parsed = tuple(Orbit(el, info.multiplicity[letter], letter) for el, letter in raw)
-        if parsed != orbits:
-            expected = " ".join(f"{o.element} {o.wyckoff}" for o in orbits)
-            raise ScopeError(
-                ScopeRejectReason.INVALID_SCOPE,
-                f"orbits are not canonical: expected {expected!r} in {text!r}",
-            )
-        counts: Counter[str] = Counter()
-        for orbit in orbits:
-            counts[orbit.element] += orbit.multiplicity
-        if reduced_stoichiometry(counts) != stoichiometry:
-            raise ScopeError(
-                ScopeRejectReason.INVALID_SCOPE, f"stoichiometry does not match the orbits in {text!r}"
-            )
-        n_sites = sum(counts.values()) // info.centering_order
-        return cls(spacegroup=number, orbits=orbits, stoichiometry=stoichiometry, n_sites=n_sites)
+        from cloud_core.scope.validate import parse_scope
+
+        return parse_scope(text)
 
 
 def parse_stoichiometry(text: str) -> tuple[tuple[str, int], ...]:
-    """The stoichiometry section of a SCOPE string, checked as :meth:`ScopeRecord.from_string` checks it.
+    """The stoichiometry section of a SCOPE string (``Fe 2 O 3`` -> ``(("Fe", 2), ("O", 3))``), checked.
 
-    Reads only the third section (``Fe 2 O 3`` -> ``(("Fe", 2), ("O", 3))``): the symmetry sections are not
-    parsed, which makes it cheap enough for featurising large tables.
-
-    Raises
-    ------
-    ScopeError
-        ``invalid_scope`` when the string has not three sections or its stoichiometry is not canonical.
+    Reads only the third section, so it is cheap enough for featurising large tables; see
+    :func:`cloud_core.scope.validate.parse_formula_section`.
     """
-    if not isinstance(text, str):
-        raise ScopeError(ScopeRejectReason.INVALID_SCOPE, f"expected a string, got {type(text).__name__}")
-    sections = text.split(SEPARATOR)
-    if len(sections) != 3:
-        raise ScopeError(
-            ScopeRejectReason.INVALID_SCOPE, f"expected three sections separated by '|': {text!r}"
-        )
-    return _parse_stoichiometry(sections[2].split(), text)
+    from cloud_core.scope.validate import parse_formula_section
 
-
-def _parse_stoichiometry(tokens: list[str], text: str) -> tuple[tuple[str, int], ...]:
-    symbols = element_table()[1]
-    counts: dict[str, int] = {}
-    current: str | None = None
-    digits = ""
-    order: list[str] = []
-
-    def flush() -> None:
-        if current is not None:
-            if not digits or digits[0] == "0":
-                raise ScopeError(ScopeRejectReason.INVALID_SCOPE, f"bad count for {current} in {text!r}")
-            counts[current] = int(digits)
-
-    for token in tokens:
-        if len(token) == 1 and token.isdigit():
-            if current is None:
-                raise ScopeError(ScopeRejectReason.INVALID_SCOPE, f"count before any element in {text!r}")
-            digits += token
-        elif token in symbols:
-            flush()
-            if token in counts or token == current:
-                raise ScopeError(ScopeRejectReason.INVALID_SCOPE, f"element {token} repeated in {text!r}")
-            current, digits = token, ""
-            order.append(token)
-        else:
-            raise ScopeError(
-                ScopeRejectReason.INVALID_SCOPE, f"bad stoichiometry token {token!r} in {text!r}"
-            )
-    flush()
-    if not counts:
-        raise ScopeError(ScopeRejectReason.INVALID_SCOPE, f"empty stoichiometry in {text!r}")
-    reduced = reduced_stoichiometry(counts)
-    if tuple(order) != tuple(el for el, _ in reduced) or reduced != tuple((el, counts[el]) for el in order):
-        raise ScopeError(
-            ScopeRejectReason.INVALID_SCOPE,
-            f"stoichiometry is not reduced or not in SCOPE element order: {text!r}",
-        )
-    return reduced
+    return parse_formula_section(text)

@@ -45,6 +45,9 @@ MAX_SUPPORTED_Z = 103
 #: built by :mod:`cloud_core.scope.affine_normalizer`.
 AFFINE_RELABELINGS = Path(__file__).resolve().parent.parent / "data" / "scope" / "affine_relabelings.json"
 
+#: Wyckoff letters without free parameters of each group, built by :mod:`cloud_core.scope.fixed_positions`.
+FIXED_POSITIONS = Path(__file__).resolve().parent.parent / "data" / "scope" / "fixed_positions.json"
+
 LETTERS: str = "abcdefghijklmnopqrstuvwxyzA"
 LETTER_RANK: dict[str, int] = {letter: i for i, letter in enumerate(LETTERS)}
 
@@ -71,6 +74,9 @@ class SpaceGroupInfo:
         groups 2-15 by :data:`AFFINE_RELABELINGS`.
     centering_order
         Lattice points per conventional cell (1, 2, 3 or 4).
+    fixed
+        Letters of the positions without free parameters (a crystal occupies each at most once), from
+        :data:`FIXED_POSITIONS`.
     """
 
     number: int
@@ -80,6 +86,7 @@ class SpaceGroupInfo:
     multiplicity: dict[str, int]
     relabelings: tuple[tuple[int, ...], ...]
     centering_order: int
+    fixed: frozenset[str] = frozenset()
 
 
 def _prototype_data_dir() -> Path:
@@ -114,6 +121,7 @@ def space_group_table() -> dict[int, SpaceGroupInfo]:
     multiplicities = _load_json_gz("wyckoff-position-multiplicities.json.gz")
     relabelings = _load_json_gz("wyckoff-position-relabelings.json.gz")
     affine = json.loads(AFFINE_RELABELINGS.read_text())["relabelings"] if AFFINE_RELABELINGS.is_file() else {}
+    fixed = json.loads(FIXED_POSITIONS.read_text())["fixed"]
     n_letters = len(LETTERS)
     table: dict[int, SpaceGroupInfo] = {}
     for number in range(1, 231):
@@ -146,6 +154,7 @@ def space_group_table() -> dict[int, SpaceGroupInfo]:
             multiplicity=mult,
             relabelings=tuple(dict.fromkeys(perms)),
             centering_order=CENTERING_ORDER[bravais[1]],
+            fixed=frozenset(fixed[str(number)]),
         )
     return table
 
@@ -189,6 +198,12 @@ def element_table() -> tuple[dict[int, ElementInfo], dict[str, ElementInfo]]:
             by_z[z] = info
     by_symbol = {info.symbol: info for info in by_z.values()}
     return by_z, by_symbol
+
+
+@cache
+def element_order_keys() -> dict[str, tuple[float, int]]:
+    """Symbol -> :attr:`ElementInfo.order_key` of every element (SCOPE's element order), built once."""
+    return {symbol: info.order_key for symbol, info in element_table()[1].items()}
 
 
 def element_by_symbol(symbol: str) -> ElementInfo:

@@ -26,13 +26,15 @@ _PREFECT_DEFAULTS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    from flows.cli.argtypes import OneLineParser  # sub-command parsers inherit its one-line errors
+
+    parser = OneLineParser(
         prog="cloud",
         description="CLOUD screening: SCOPE encoding, the CLOUD model, Debye thermodynamics, screening campaigns.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if info.name.startswith("_"):
+        if info.name.startswith("_") or info.name == "argtypes":
             continue
         module = importlib.import_module(f"{__name__}.{info.name}")
         register = getattr(module, "register", None)

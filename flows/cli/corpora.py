@@ -8,11 +8,14 @@ import sys
 import time
 from pathlib import Path
 
+from flows.cli.argtypes import non_negative_int, positive_int, symprec
+
 DEFAULT_POOL = Path("data/pools/prototype_pool_v1.parquet")
 DEFAULT_POOL_SIZE = 12_500
 DEFAULT_POOL_SEED = 0
 DEFAULT_POOL_MAX_SITES = 40
 DEFAULT_PYXTAL_POOL = Path("data/pools/pyxtal_pool.parquet")
+DEFAULT_SCOPE_POOL = Path("data/pools/scope_pool.parquet")
 DEFAULT_CORPORA = Path("data/corpora")
 DEFAULT_PRETRAIN = Path("data/corpora/pretrain")
 
@@ -24,18 +27,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Generate a seeded candidate pool and write it as one Parquet file (CANDIDATE_SCHEMA). "
         "The defaults rebuild the bundled data/pools/prototype_pool_v1.parquet.",
     )
-    p.add_argument("--kind", choices=["prototype", "pyxtal"], default="prototype", help="pool generator")
-    p.add_argument("--size", type=int, default=DEFAULT_POOL_SIZE, help="number of candidates")
+    p.add_argument(
+        "--kind",
+        choices=["prototype", "pyxtal", "scope"],
+        default="prototype",
+        help="pool generator (scope: SCOPE-only candidates, no structures; 10^6 in minutes)",
+    )
+    p.add_argument("--size", type=positive_int, default=DEFAULT_POOL_SIZE, help="number of candidates")
     p.add_argument("--seed", type=int, default=DEFAULT_POOL_SEED, help="random seed")
     p.add_argument(
         "--out",
         type=Path,
         default=None,
-        help=f"output Parquet file (default: {DEFAULT_POOL} for prototype, {DEFAULT_PYXTAL_POOL} for pyxtal)",
+        help=f"output Parquet file (default: {DEFAULT_POOL} for prototype, {DEFAULT_PYXTAL_POOL} for pyxtal, "
+        f"{DEFAULT_SCOPE_POOL} for scope)",
     )
     p.add_argument(
         "--max-sites",
-        type=int,
+        type=non_negative_int,
         default=DEFAULT_POOL_MAX_SITES,
         help="largest cell (sites) to generate; 0: no limit",
     )
@@ -45,8 +54,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="auto",
         help="de-duplicate by canonical SCOPE ('scope'), by (prototype, species) ('key'), or SCOPE if available",
     )
-    p.add_argument("--symprec", type=float, default=None, help="symmetry tolerance (default: settings)")
-    p.add_argument("--batch-size", type=int, default=1000, help="candidates per written row group batch")
+    p.add_argument("--symprec", type=symprec, default=None, help="symmetry tolerance (default: settings)")
+    p.add_argument(
+        "--batch-size", type=positive_int, default=1000, help="candidates per written row group batch"
+    )
     p.set_defaults(handler=_build_pool)
 
     c = subparsers.add_parser(
@@ -58,7 +69,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     c.add_argument("--out", type=Path, default=DEFAULT_CORPORA, help="output folder")
     c.add_argument("--sources", nargs="+", default=None, help="only these sources (default: all)")
-    c.add_argument("--limit", type=int, default=None, help="at most this many structures per source (tests)")
+    c.add_argument(
+        "--limit", type=positive_int, default=None, help="at most this many structures per source (tests)"
+    )
     c.add_argument(
         "--robocrys-wheel",
         type=Path,
@@ -76,9 +89,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "strings, as Parquet shards (columns scope, kind). Seeded and resumable: complete shards are kept.",
     )
     t.add_argument("--out", type=Path, default=DEFAULT_PRETRAIN, help="output folder for the shards")
-    t.add_argument("--size", type=int, default=200_000, help="number of strings")
+    t.add_argument("--size", type=positive_int, default=200_000, help="number of strings")
     t.add_argument("--seed", type=int, default=0, help="random seed")
-    t.add_argument("--shard-size", type=int, default=100_000, help="strings per shard")
+    t.add_argument("--shard-size", type=positive_int, default=100_000, help="strings per shard")
     t.add_argument(
         "--corpora", type=Path, default=DEFAULT_CORPORA, help="structure corpora folder (real structures)"
     )
@@ -95,8 +108,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help='JSON mapping kind -> fraction, e.g. \'{"skeleton": 0.6, "unknown": 0.2, ...}\'',
     )
-    t.add_argument("--max-tokens", type=int, default=128, help="skip skeletons longer than this many tokens")
-    t.add_argument("--workers", type=int, default=1, help="processes building shards in parallel")
+    t.add_argument(
+        "--max-tokens", type=positive_int, default=128, help="skip skeletons longer than this many tokens"
+    )
+    t.add_argument("--workers", type=positive_int, default=1, help="processes building shards in parallel")
     t.set_defaults(handler=_build_pretrain)
 
 
@@ -121,6 +136,13 @@ POOL_SOURCES = {
         "pyxtal random symmetric crystals (charge-balanced compositions x space groups with Wyckoff-consistent "
         "atom counts)",
         "pyxtal: MIT",
+    ),
+    "scope": (
+        "SCOPE-only candidates (no structures): pyxtal's spg_num_wps_mp.csv space-group x Wyckoff skeletons "
+        "(counted over 88,678 Materials Project structures) and pymatgen's AFLOW prototypes' orbit sets, decorated "
+        "with charge-balanced compositions drawn from pymatgen's ICSD ion occurrences",
+        "pyxtal: MIT; Materials Project data: CC BY 4.0; pymatgen: MIT; AFLOW prototype library: cite Mehl et al. "
+        "2017",
     ),
 }
 
@@ -156,11 +178,9 @@ def _build_pool(args: argparse.Namespace) -> int:
     from screening.corpora.pool_file import write_candidate_parquet
     from screening.settings import get_settings
 
-    if args.size < 1:
-        print("error: --size must be >= 1", file=sys.stderr)
-        return 2
     if args.out is None:
-        args.out = DEFAULT_POOL if args.kind == "prototype" else DEFAULT_PYXTAL_POOL
+        defaults = {"prototype": DEFAULT_POOL, "pyxtal": DEFAULT_PYXTAL_POOL, "scope": DEFAULT_SCOPE_POOL}
+        args.out = defaults[args.kind]
     symprec = args.symprec if args.symprec is not None else get_settings().symprec
     max_sites = args.max_sites or None
     if args.kind == "prototype":
@@ -174,6 +194,10 @@ def _build_pool(args: argparse.Namespace) -> int:
             dedup=args.dedup,
             symprec=symprec,
         )
+    elif args.kind == "scope":
+        from screening.sources.scope_pool import ScopePool
+
+        pool = ScopePool(args.size, args.seed, batch_size=max(args.batch_size, 10_000))
     else:
         from screening.sources.pyxtal_pool import PyxtalPool
 

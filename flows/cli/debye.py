@@ -7,15 +7,7 @@ import json
 import math
 import sys
 
-
-def _floats(text: str) -> list[float]:
-    try:
-        values = [float(v) for v in text.split(",") if v.strip()]
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from exc
-    if not values:
-        raise argparse.ArgumentTypeError("expected at least one number")
-    return values
+from flows.cli.argtypes import finite_non_negative_floats, finite_positive_floats, non_negative_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -30,20 +22,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--theta", type=_floats, help="Debye temperature(s) in K, e.g. 300,645")
-    src.add_argument("--bulk-gpa", type=_floats, help="bulk modulus(es) in GPa (elastic theta)")
-    p.add_argument("--shear-gpa", type=_floats, help="shear modulus(es) in GPa (with --bulk-gpa)")
-    p.add_argument("--density", type=_floats, help="density(ies) in g/cm3 (with --bulk-gpa)")
+    src.add_argument("--theta", type=finite_positive_floats, help="Debye temperature(s) in K, e.g. 300,645")
+    src.add_argument(
+        "--bulk-gpa", type=finite_positive_floats, help="bulk modulus(es) in GPa (elastic theta)"
+    )
     p.add_argument(
-        "--molar-mass", type=_floats, help="molar mass(es) of the formula unit in g/mol (with --bulk-gpa)"
+        "--shear-gpa", type=finite_positive_floats, help="shear modulus(es) in GPa (with --bulk-gpa)"
+    )
+    p.add_argument("--density", type=finite_positive_floats, help="density(ies) in g/cm3 (with --bulk-gpa)")
+    p.add_argument(
+        "--molar-mass",
+        type=finite_positive_floats,
+        help="molar mass(es) of the formula unit in g/mol (with --bulk-gpa)",
     )
     p.add_argument(
         "--n-atoms",
-        type=_floats,
+        type=finite_positive_floats,
         help="atoms per cell (one value, or one per theta); without it per-cell values are null",
     )
-    p.add_argument("--temps", type=_floats, required=True, help="temperatures in K, e.g. 0,100,300")
-    p.add_argument("--indent", type=int, default=2, help="JSON indent (0: one line)")
+    p.add_argument(
+        "--temps", type=finite_non_negative_floats, required=True, help="temperatures in K, e.g. 0,100,300"
+    )
+    p.add_argument("--indent", type=non_negative_int, default=2, help="JSON indent (0: one line)")
     p.set_defaults(handler=run)
 
 

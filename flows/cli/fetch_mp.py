@@ -13,6 +13,21 @@ import logging
 import sys
 from typing import Any
 
+from flows.cli.argtypes import (
+    finite_non_negative_float,
+    finite_positive_float,
+    positive_int,
+)
+
+
+def _page_size(text: str) -> int:
+    """Documents per request: 1..1000 (the API serves at most 1000)."""
+    value = positive_int(text)
+    if value > 1000:
+        raise argparse.ArgumentTypeError(f"must be <= 1000 (the API's largest page), got {text!r}")
+    return value
+
+
 EXIT_AUTH = 3
 EXIT_UNAVAILABLE = 4
 EXIT_STATE = 5
@@ -32,13 +47,6 @@ def load_key_from_prefect_secret(name: str) -> str:
     return value
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
-
-
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "fetch-mp",
@@ -55,25 +63,37 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--elements", default=None, help="materials containing all of these elements, e.g. O,Fe")
     p.add_argument("--chemsys", default=None, help="chemical systems, e.g. Fe-O or Fe-O,Li-Fe-O")
-    p.add_argument("--band-gap-min", type=float, default=None, help="eV")
-    p.add_argument("--band-gap-max", type=float, default=None, help="eV")
-    p.add_argument("--e-above-hull-max", type=float, default=None, help="eV/atom (0 = stable only)")
-    p.add_argument("--nsites-min", type=_positive_int, default=None)
-    p.add_argument("--nsites-max", type=_positive_int, default=None)
+    p.add_argument("--band-gap-min", type=finite_non_negative_float, default=None, help="eV")
+    p.add_argument("--band-gap-max", type=finite_non_negative_float, default=None, help="eV")
+    p.add_argument(
+        "--e-above-hull-max", type=finite_non_negative_float, default=None, help="eV/atom (0 = stable only)"
+    )
+    p.add_argument("--nsites-min", type=positive_int, default=None)
+    p.add_argument("--nsites-max", type=positive_int, default=None)
     p.add_argument("--has-elasticity", action="store_true", help="only materials with elastic data (labels)")
     p.add_argument(
         "--labels",
         action="store_true",
         help="also write labels.parquet (K, G, density, elastic Debye temperature)",
     )
-    p.add_argument("--page-size", type=_positive_int, default=500, help="documents per request (<= 1000)")
-    p.add_argument("--limit", type=_positive_int, default=None, help="stop after this many materials")
-    p.add_argument("--max-attempts", type=_positive_int, default=8, help="attempts per request")
+    p.add_argument("--page-size", type=_page_size, default=500, help="documents per request (<= 1000)")
+    p.add_argument("--limit", type=positive_int, default=None, help="stop after this many materials")
+    p.add_argument("--max-attempts", type=positive_int, default=8, help="attempts per request")
     p.add_argument(
-        "--max-wait", type=float, default=120.0, help="longest single wait in s (caps Retry-After)"
+        "--max-wait",
+        type=finite_non_negative_float,
+        default=120.0,
+        help="longest single wait in s (caps Retry-After)",
     )
-    p.add_argument("--backoff", type=float, default=1.0, help="first backoff wait in s (doubles per retry)")
-    p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for one answer")
+    p.add_argument(
+        "--backoff",
+        type=finite_non_negative_float,
+        default=1.0,
+        help="first backoff wait in s (doubles per retry)",
+    )
+    p.add_argument(
+        "--timeout", type=finite_positive_float, default=60.0, help="seconds to wait for one answer"
+    )
     p.add_argument("--secret-block", default=None, help="read the key from this Prefect Secret block")
     p.add_argument("--restart", action="store_true", help="forget what --out holds and start over")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -116,9 +136,6 @@ def run(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         print(f"cloud fetch-mp: {exc}", file=sys.stderr)
-        return 2
-    if args.page_size > 1000:
-        print("cloud fetch-mp: --page-size must be <= 1000", file=sys.stderr)
         return 2
     key = load_key_from_prefect_secret(args.secret_block) if args.secret_block else None
     try:

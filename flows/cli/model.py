@@ -15,18 +15,49 @@ import json
 import logging
 import sys
 
+from flows.cli.argtypes import (
+    finite_non_negative_float,
+    finite_positive_float,
+    float_in,
+    non_negative_int,
+    positive_int,
+    set_types,
+    symprec,
+)
+
+unit_interval = float_in(0.0, 1.0)
+#: Types of the arguments pretrain and finetune share.
+_COMMON_TYPES = {
+    "batch_size": positive_int,
+    "max_len": positive_int,
+    "lr": finite_positive_float,
+    "weight_decay": finite_non_negative_float,
+    "warmup_frac": float_in(0.0, 1.0, hi_open=True),
+    "dropout": float_in(0.0, 1.0, hi_open=True),
+    "threads": positive_int,
+    "max_minutes": finite_positive_float,
+}
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from cloud_core.model.run_config import add_finetune_arguments, add_pretrain_arguments
 
     p = subparsers.add_parser("pretrain", help="MLM pre-training of the CLOUD encoder on SCOPE shards")
     add_pretrain_arguments(p)
+    # cloud_core defines these arguments (torchrun uses them too) and cannot import flows: stricter types here
+    set_types(p, **_COMMON_TYPES, save_every=positive_int, log_every=positive_int, eval_every=non_negative_int,
+              eval_limit=positive_int, steps=positive_int, micro_batch_tokens=positive_int, min_lr_ratio=unit_interval,
+              grad_clip=finite_positive_float, mask_rate=float_in(0.0, 1.0, lo_open=True, hi_open=True),
+              stop_after=positive_int)  # fmt: skip
     p.set_defaults(handler=run_pretrain)
 
     f = subparsers.add_parser(
         "finetune", help="multi-task fine-tuning of a CLOUD model on labelled SCOPE tables"
     )
     add_finetune_arguments(f)
+    set_types(f, **_COMMON_TYPES, epochs=positive_int, freeze_epochs=non_negative_int, patience=positive_int,
+              head_layers=positive_int, head_hidden=non_negative_int,
+              val_fraction=float_in(0.0, 1.0, hi_open=True))  # fmt: skip
     f.set_defaults(handler=run_finetune)
 
     q = subparsers.add_parser(
@@ -41,8 +72,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     q.add_argument("--scope", action="append", default=[], help="a SCOPE string to predict (repeatable)")
     q.add_argument("--model", default=None, help="checkpoint directory (default: the shipped checkpoint)")
     q.add_argument("--device", default="auto")
-    q.add_argument("--batch-size", type=int, default=None)
-    q.add_argument("--symprec", type=float, default=None, help="symmetry tolerance for structure files")
+    q.add_argument("--batch-size", type=positive_int, default=None)
+    q.add_argument("--symprec", type=symprec, default=None, help="symmetry tolerance for structure files")
     q.set_defaults(handler=run_predict)
 
 

@@ -7,14 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-
-def _temps(text: str | None):
-    if not text:
-        return None
-    try:
-        return [float(t) for t in text.split(",") if t.strip()]
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"--temps must be comma-separated numbers: {exc}") from exc
+from flows.cli.argtypes import finite_positive_float, finite_positive_floats, non_negative_int, positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,10 +16,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="relax + harmonic phonons (CHGNet + phonopy) of structure files; Cv, U, S, F per mole of atoms",
     )
     p.add_argument("paths", nargs="+", type=Path, help="CIF/POSCAR/pymatgen-JSON files")
-    p.add_argument("--temps", type=_temps, default=None, help="comma-separated K (default 10..1000 step 10)")
-    p.add_argument("--supercell-min-length", type=float, default=10.0, help="Angstrom per supercell side (10)")
+    p.add_argument("--temps", type=finite_positive_floats, default=None, help="comma-separated K (default 10..1000 step 10)")
+    p.add_argument("--supercell-min-length", type=finite_positive_float, default=10.0, help="Angstrom per supercell side (10)")
     p.add_argument("--model", default="0.3.0", help="CHGNet model shipped in the wheel (0.3.0)")
-    p.add_argument("--threads", type=int, default=1, help="torch threads (1)")
+    p.add_argument("--threads", type=positive_int, default=1, help="torch threads (1)")
     p.add_argument("--out", type=Path, default=None, help="write the results as Parquet here")
     p.add_argument("--json", action="store_true", help="print full curves as JSON instead of a summary")
     p.set_defaults(handler=_phonons)
@@ -34,12 +27,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     b = subparsers.add_parser(
         "build-phonon-reference", help="(re)build data/phonon_reference from bundled structures (resumable)"
     )
-    b.add_argument("--limit", type=int, default=None, help="compute the N cheapest candidates (default 120; 0 = all)")
-    b.add_argument("--max-sites", type=int, default=20, help="largest primitive cell (20)")
+    b.add_argument("--limit", type=non_negative_int, default=None, help="compute the N cheapest candidates (default 120; 0 = all)")
+    b.add_argument("--max-sites", type=positive_int, default=20, help="largest primitive cell (20)")
     b.add_argument("--out", type=Path, default=None, help="output folder (default <data_dir>/phonon_reference)")
     b.add_argument("--cache", type=Path, default=None, help="resume cache (default <results_dir>/phonon_reference_cache)")
-    b.add_argument("--threads", type=int, default=1, help="torch threads per worker (1)")
-    b.add_argument("--workers", type=int, default=1, help="worker processes (1)")
+    b.add_argument("--threads", type=positive_int, default=1, help="torch threads per worker (1)")
+    b.add_argument("--workers", type=positive_int, default=1, help="worker processes (1)")
     b.set_defaults(handler=_build)
 
     z = subparsers.add_parser(

@@ -11,15 +11,7 @@ import argparse
 import json
 import sys
 
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0: {text!r}")
-    return value
+from flows.cli.argtypes import symprec
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -32,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="structure files (CIF, POSCAR, ...)")
     parser.add_argument(
         "--symprec",
-        type=_positive_float,
+        type=symprec,
         default=None,
         help="symmetry tolerance in Angstrom tried first (default: settings' symprec, 0.01)",
     )

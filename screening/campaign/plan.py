@@ -1,6 +1,8 @@
 """Plan a campaign: split its candidates into chunks, commit inputs + manifest + campaign row once.
 
-A resumed campaign reuses the committed plan; resuming with parameters that change results is an error.
+A resumed campaign reuses the committed plan; resuming with parameters that change results is an error. A new
+plan is committed only after the source's stored SCOPE strings pass their sample check
+(:func:`~screening.campaign.stored_scope.check_stored_scopes`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import pyarrow.compute as pc
 
 from screening.campaign.source_tables import describe_source, iter_source_tables
 from screening.campaign.spec import ScreenParameters, params_hash
+from screening.campaign.stored_scope import check_stored_scopes
 from screening.store import ResultsStore
 from screening.store.provenance import library_versions, utc_now
 from screening.store.schemas import CAMPAIGNS, MANIFEST
@@ -79,6 +82,8 @@ def plan_campaign(
     digest = params_hash(params, model_id)
     if not store.has_plan(campaign_id):
         table = _read_all(params)
+        # trust in the source's stored SCOPE strings is checked once, before anything is committed
+        check_stored_scopes(table, params.symprec)
         inputs: dict[str, pa.Table] = {}
         man_ids, man_chunks, man_index = [], [], []
         for i, start in enumerate(range(0, table.num_rows, params.chunk_size)):

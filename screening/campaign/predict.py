@@ -56,9 +56,7 @@ def resolve_checkpoint(checkpoint: str | None) -> tuple[str, str]:
     FileNotFoundError
         When the checkpoint directory (or the shipped default) is missing.
     """
-    from cloud_core.model import checkpoint_id, default_checkpoint_path
-
-    path = Path(checkpoint).expanduser().resolve() if checkpoint else default_checkpoint_path()
+    path = Path(checkpoint).expanduser().resolve() if checkpoint else shipped_checkpoint_path()
     if not (path / "config.json").is_file():
         raise FileNotFoundError(
             f"model checkpoint {path} not found (a directory with model.safetensors and config.json)"
@@ -68,7 +66,32 @@ def resolve_checkpoint(checkpoint: str | None) -> tuple[str, str]:
                 else ""
             )
         )
-    return str(path), checkpoint_id(path)
+    return str(path), model_id_of(path)
+
+
+# The two functions below repeat cloud_core.model.checkpoint's default_checkpoint_path and checkpoint_id without
+# importing torch (that module imports it at the top): a command needs the model id, to name the campaign and to
+# refuse a running one, in its first second. tests/store/test_campaign_start.py checks that they agree.
+def shipped_checkpoint_path() -> Path:
+    """The checkpoint shipped inside the package (``cloud_core/data/checkpoints/default``)."""
+    from importlib import resources
+
+    return Path(str(resources.files("cloud_core") / "data" / "checkpoints" / "default"))
+
+
+def model_id_of(path: Path) -> str:
+    """The model id of a checkpoint directory: sha256 of the weights file bytes, then the config file bytes."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for name in ("model.safetensors", "config.json"):
+        f = path / name
+        if not f.is_file():
+            raise FileNotFoundError(f"model checkpoint {path} has no {name}")
+        with f.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
 
 
 def _predict_isolating(

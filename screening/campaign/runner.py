@@ -16,9 +16,11 @@ import pyarrow as pa
 
 from screening.campaign.plan import CampaignPlan, plan_campaign
 from screening.campaign.predict import PredictorLike, load_predictor, resolve_checkpoint
+from screening.campaign.questions import check_objectives
 from screening.campaign.spec import ScreenParameters, default_campaign_id
 from screening.campaign.stages import ChunkResult, process_chunk
-from screening.ranking import Condition, top_k
+from screening.objectives import Objective
+from screening.ranking import Condition, check_ranking, rank_objective
 from screening.store import ResultsStore, campaign_lock
 
 
@@ -38,6 +40,20 @@ def campaign_id_for(params: ScreenParameters, model_id: str) -> str:
     return params.campaign_id or default_campaign_id(params, model_id)
 
 
+def check_ranking_parameters(params: ScreenParameters, checkpoint: str) -> None:
+    """Check ``rank_by`` and the filters against the leaderboard of ``checkpoint``'s model, before any work.
+
+    Raises
+    ------
+    ValueError
+        One line naming the unknown column or the value that does not fit its column's type.
+    """
+    from cloud_core.model.checkpoint import read_config
+
+    targets = read_config(checkpoint).prediction_columns
+    check_ranking(targets, params.rank_by, [Condition(f.column, f.op, f.value) for f in params.filters])
+
+
 @contextlib.contextmanager
 def prepared_campaign(params: ScreenParameters, *, model_id: str | None = None) -> Iterator[Prepared]:
     """Resolve the model, take the campaign's lock, plan it and clean leftovers; yield while holding the lock.
@@ -47,6 +63,8 @@ def prepared_campaign(params: ScreenParameters, *, model_id: str | None = None) 
     checkpoint, mid = (
         resolve_checkpoint(params.checkpoint) if model_id is None else (params.checkpoint or "", model_id)
     )
+    if model_id is None:
+        check_ranking_parameters(params, checkpoint)
     store = ResultsStore(params.resolved_results_dir())
     store.ensure()
     cid = campaign_id_for(params, mid)
@@ -58,13 +76,14 @@ def prepared_campaign(params: ScreenParameters, *, model_id: str | None = None) 
         yield Prepared(store, cid, plan, checkpoint, mid, pending)
 
 
-def leaders(store: ResultsStore, campaign_id: str, params: ScreenParameters) -> pa.Table:
-    """The campaign's top-k under the parameters' ranking and filters."""
-    return top_k(
+def leaders(
+    store: ResultsStore, campaign_id: str, params: ScreenParameters, objective: Objective | None = None
+) -> pa.Table:
+    """The campaign's top-k for the parameters' objective (or ``objective``), filters and diversity caps."""
+    return rank_objective(
         store,
         campaign_id,
-        by=params.rank_by,
-        descending=params.descending,
+        params.ranking(objective),
         k=params.top_k,
         conditions=[Condition(f.column, f.op, f.value) for f in params.filters],
         temperature_K=params.rank_temperature_K,
@@ -94,8 +113,13 @@ def run_campaign(
 ) -> CampaignOutcome:
     """Run (or resume) a campaign in this process and return its outcome (top-k included)."""
     t0 = time.perf_counter()
+    model = (
+        predictor
+        if predictor is not None
+        else load_predictor(resolve_checkpoint(params.checkpoint)[0], params.device)
+    )
+    check_objectives(params, model)  # before anything is planned or screened
     with prepared_campaign(params, model_id=predictor.model_id if predictor is not None else None) as prep:
-        model = predictor if predictor is not None else load_predictor(prep.checkpoint, params.device)
         results = []
         for index, chunk_id in prep.pending:
             r = process_chunk(

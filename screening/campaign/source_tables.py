@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
-import glob
-import importlib
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from cloud_core.rejects import Reject
 from screening.campaign.spec import SourceSpec
-from screening.sources.candidate import CANDIDATE_SCHEMA, candidates_to_table
+from screening.sources.candidate import (
+    BASE_CANDIDATE_SCHEMA,
+    CANDIDATE_SCHEMA,
+    candidates_to_table,
+    with_scope_columns,
+)
+
+#: Key of ``meta_json`` that carries why a source could not read an item (see :func:`_read_rejects_table`).
+READ_REJECT_KEY = "read_reject"
+FILES_SOURCE = "files"
 
 #: The bundled pool, relative to ``settings.data_dir``.
 BUNDLED_POOL = Path("pools") / "prototype_pool_v1.parquet"
@@ -31,7 +40,10 @@ def describe_source(source: SourceSpec) -> str:
     if source.kind == "files":
         return f"files:{source.path}"
     if source.kind == "mp":
-        return f"mp:{source.query}"
+        from screening.sources.materials_project import download_fingerprint
+
+        fp = download_fingerprint(source.path)
+        return f"mp:{source.path} (db_version {fp['db_version']}, {fp['rows']} materials)"
     return f"{source.kind}:size={source.size},seed={source.seed}"
 
 
@@ -43,12 +55,13 @@ def _read_pool(source: SourceSpec, batch_rows: int) -> Iterator[pa.Table]:
             + (" (the bundled pool ships with the project under data/pools/)" if not source.path else "")
         )
     pf = pq.ParquetFile(path)
-    missing = [n for n in CANDIDATE_SCHEMA.names if n not in pf.schema_arrow.names]
+    missing = [n for n in BASE_CANDIDATE_SCHEMA.names if n not in pf.schema_arrow.names]
     if missing:
         raise ValueError(f"{path} is not a candidate pool: it lacks the columns {missing}")
+    columns = [n for n in CANDIDATE_SCHEMA.names if n in pf.schema_arrow.names]  # stored SCOPE: optional
     skip, left = source.offset, source.limit
-    for batch in pf.iter_batches(batch_size=batch_rows, columns=CANDIDATE_SCHEMA.names):
-        table = pa.Table.from_batches([batch]).cast(CANDIDATE_SCHEMA)
+    for batch in pf.iter_batches(batch_size=batch_rows, columns=columns):
+        table = with_scope_columns(pa.Table.from_batches([batch]))
         if skip:
             if skip >= table.num_rows:
                 skip -= table.num_rows
@@ -63,21 +76,40 @@ def _read_pool(source: SourceSpec, batch_rows: int) -> Iterator[pa.Table]:
             return
 
 
-def _generated(source: SourceSpec) -> Iterator[list]:
-    """Candidates from the generator sources (their modules are imported only when used)."""
+def _read_rejects_table(rejects: list[Reject]) -> pa.Table:
+    """Items a source could not read, as candidate rows without a structure: the encode step turns each into
+    a reject with the source's reason (stage ``read``), so every item of the source is accounted for."""
+    metas = [json.dumps({READ_REJECT_KEY: {"reason": str(r.reason), "message": r.message}}) for r in rejects]
+    n = len(rejects)
+    return pa.table(
+        [[r.id for r in rejects], [FILES_SOURCE] * n, [None] * n, [None] * n, metas], schema=CANDIDATE_SCHEMA
+    )
+
+
+def _generated(source: SourceSpec, batch_rows: int) -> Iterator[pa.Table]:
+    """Candidates of the file, Materials Project and generator sources (modules imported only when used)."""
     if source.kind == "files":
-        mod = importlib.import_module("screening.sources.files")
-        paths = sorted(glob.glob(source.path)) if any(c in source.path for c in "*?[") else [source.path]
-        yield from mod.file_candidates(paths)
+        from screening.sources.files import FileSource, resolve_paths
+
+        for cands, rejects in FileSource(resolve_paths(source.path), batch_size=batch_rows).batches():
+            if cands:
+                yield candidates_to_table(cands)
+            if rejects:
+                yield _read_rejects_table(rejects)
     elif source.kind == "mp":
-        mod = importlib.import_module("screening.sources.materials_project")
-        yield from mod.mp_candidates(**source.query)
+        from screening.sources.materials_project import iter_candidate_tables
+
+        yield from iter_candidate_tables(source.path)
     elif source.kind == "prototypes":
-        mod = importlib.import_module("screening.sources.prototype_pool")
-        yield from mod.prototype_pool(source.size, source.seed)
+        from screening.sources.prototype_pool import prototype_pool
+
+        for batch in prototype_pool(source.size, source.seed):
+            yield candidates_to_table(batch)
     elif source.kind == "pyxtal":
-        mod = importlib.import_module("screening.sources.pyxtal_pool")
-        yield from mod.pyxtal_pool(source.size, source.seed)
+        from screening.sources.pyxtal_pool import pyxtal_pool
+
+        for batch in pyxtal_pool(source.size, source.seed):
+            yield candidates_to_table(batch)
     else:  # pragma: no cover - pydantic restricts kind
         raise ValueError(f"unknown source kind {source.kind!r}")
 
@@ -88,11 +120,11 @@ def iter_source_tables(source: SourceSpec, batch_rows: int = 10_000) -> Iterator
         yield from _read_pool(source, batch_rows)
         return
     left = source.limit
-    for batch in _generated(source):
+    for table in _generated(source, batch_rows):
         if left is not None:
-            batch = batch[:left]
-            left -= len(batch)
-        if batch:
-            yield candidates_to_table(batch)
+            table = table.slice(0, left)
+            left -= table.num_rows
+        if table.num_rows:
+            yield table
         if left is not None and left <= 0:
             return

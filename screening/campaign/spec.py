@@ -1,19 +1,28 @@
 """The parameters of a screening campaign: one typed model (the Prefect UI renders it as a form).
 
 Only the fields that change results enter the parameter hash (:func:`params_hash`): the source, the model
-checkpoint, the symmetry tolerance, the temperature grid and the chunk size. Ranking, top-k, filters and where
-the work runs can change between a run and its resume.
+checkpoint, the symmetry tolerance, the temperature grid and the chunk size; for a Materials Project source also
+the download's database release and a checksum of its shards (the same folder fetched again from a new release
+is another campaign). Ranking, top-k, filters and where the work runs can change between a run and its resume.
+
+A source whose path is missing (or a glob that matches nothing) fails here, at parameter validation, before
+any server, cluster or plan is started.
+
+Ranking (the objective and its options, see :mod:`screening.objectives`), top-k, filters and where the work
+runs can change between a run and its resume: predict once, rank many.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from screening.objectives import DEFAULT_MAX_E_ABOVE_HULL, Objective, Ranking, UncertaintyMode, check_elements
 from screening.store.layout import check_id
 
 #: Default temperature grid (K): 10 K to 1000 K, with 298.15 K and 300 K included.
@@ -32,17 +41,47 @@ class SourceSpec(BaseModel):
 
     kind: Literal["pool", "files", "mp", "prototypes", "pyxtal"] = Field(
         "pool",
-        description="pool: a candidate Parquet file (default: the bundled prototype pool); files: CIF/POSCAR "
-        "files; mp: a Materials Project query; prototypes / pyxtal: generated on the fly.",
+        description="pool: a candidate Parquet file (default: the bundled prototype pool); files: CIF/POSCAR/... "
+        "files; mp: a folder written by `cloud fetch-mp`; prototypes / pyxtal: generated on the fly.",
     )
-    path: str | None = Field(None, description="pool: Parquet file; files: a directory or a glob.")
+    path: str | None = Field(
+        None,
+        description="pool: Parquet file; files: a folder, a file or a glob; mp: a `cloud fetch-mp` folder.",
+    )
     limit: int | None = Field(None, ge=1, description="Take at most this many candidates.")
     offset: int = Field(0, ge=0, description="Skip this many candidates first (pool only).")
     size: int = Field(1000, ge=1, description="prototypes / pyxtal: how many to generate.")
     seed: int = Field(0, description="prototypes / pyxtal: random seed.")
-    query: dict[str, Any] = Field(
-        default_factory=dict, description="mp: query fields (elements, chemsys, band_gap range, ...)."
-    )
+
+    @model_validator(mode="after")
+    def _path_exists(self) -> SourceSpec:
+        """The path a source reads exists and holds something to read (checked before any work starts)."""
+        path = self.path
+        if self.kind == "files":
+            from screening.sources.files import resolve_paths
+
+            if not path:
+                raise ValueError("source 'files' needs a path (--path): a folder, a file or a glob")
+            try:
+                resolve_paths(path)
+            except FileNotFoundError as exc:
+                raise ValueError(str(exc)) from None
+        elif self.kind == "mp":
+            from screening.sources.mp_store import MANIFEST_NAME
+
+            if not path:
+                raise ValueError(
+                    "source 'mp' needs a path (--path): a folder written by `cloud fetch-mp --out`"
+                )
+            if not Path(path).is_dir():
+                raise ValueError(f"--path {path}: no such folder (expected a `cloud fetch-mp` download)")
+            if not (Path(path) / MANIFEST_NAME).is_file():
+                raise ValueError(
+                    f"--path {path} is not a `cloud fetch-mp` download (it has no {MANIFEST_NAME})"
+                )
+        elif self.kind == "pool" and path and not Path(path).is_file():
+            raise ValueError(f"--path {path}: no such candidate pool file")
+        return self
 
 
 class Filter(BaseModel):
@@ -78,20 +117,54 @@ class ScreenParameters(BaseModel):
     )
     symprec: float = Field(0.01, gt=0, le=1, description="Symmetry tolerance (Angstrom) for SCOPE encoding.")
     temperatures_K: list[float] = Field(
-        default_factory=lambda: list(DEFAULT_TEMPERATURES_K), description="Temperature grid for Debye curves."
+        default_factory=lambda: list(DEFAULT_TEMPERATURES_K),
+        description="Temperature grid for Debye curves (K, finite and > 0).",
     )
     chunk_size: int = Field(
         2000, ge=1, le=1_000_000, description="Candidates per chunk (unit of work and resume)."
     )
     batch_size: int = Field(512, ge=1, description="Model batch size.")
+    chunks_per_task: int | None = Field(
+        None,
+        ge=1,
+        description="Chunks one Dask task processes on CPU workers (default: about 4 tasks per worker, at most "
+        "16); not part of the parameter hash.",
+    )
     device: str = Field("auto", description="Model device: auto, cpu, cuda, cuda:N.")
+    objective: Objective = Field(
+        Objective.HEAT_SPREADER,
+        description="The question the leaderboard answers: heat_spreader, thermoelectric, thermal_barrier, or "
+        "custom (rank_by + filters).",
+    )
+    extra_objectives: list[Objective] = Field(
+        default_factory=list, description="Also rank for these objectives (one artifact each)."
+    )
+    uncertainty: UncertaintyMode = Field(
+        UncertaintyMode.MEAN,
+        description="mean; optimistic / conservative: values shifted k_sigma standard deviations towards / "
+        "away from what the objective prefers (needs a model with uncertainties).",
+    )
+    k_sigma: float = Field(1.0, ge=0, le=10, description="Standard deviations of the uncertainty shift.")
+    max_e_above_hull: float | None = Field(
+        DEFAULT_MAX_E_ABOVE_HULL,
+        description="Stability threshold, eV/atom above the reference hull (null: off).",
+    )
+    exclude_elements: list[str] = Field(default_factory=list, description="Leaders contain none of these.")
+    require_elements: list[str] = Field(default_factory=list, description="Leaders contain all of these.")
+    allow_default_excluded: bool = Field(
+        False, description="Admit radioactive elements and noble gases (excluded by default)."
+    )
+    include_implausible: bool = Field(False, description="Admit predictions flagged implausible.")
+    per_formula: int = Field(1, ge=1, description="At most this many leaders per formula.")
+    per_chemsys: int | None = Field(None, ge=1, description="At most this many leaders per chemical system.")
     rank_by: str | None = Field(
         None,
-        description="Leaderboard column to rank by (default: theta_K if predicted, else the first target).",
+        description="custom objective: leaderboard column to rank by (default: theta_K if predicted). Setting "
+        "it without an objective selects custom.",
     )
-    descending: bool = Field(True, description="Rank the largest values first.")
+    descending: bool = Field(True, description="custom objective: rank the largest values first.")
     rank_temperature_K: float = Field(
-        300.0, gt=0, description="Temperature of the Debye columns on the leaderboard."
+        300.0, gt=0, allow_inf_nan=False, description="Temperature of the Debye columns on the leaderboard."
     )
     filters: list[Filter] = Field(default_factory=list, description="Conditions the leaders must meet.")
     top_k: int = Field(20, ge=1, le=10_000)
@@ -120,25 +193,60 @@ class ScreenParameters(BaseModel):
     def _temps(cls, v: list[float]) -> list[float]:
         if not v:
             raise ValueError("temperatures_K must hold at least one temperature")
-        if any(not (t > 0) for t in v):
-            raise ValueError("temperatures must be positive (K)")
+        if any(not (math.isfinite(t) and t > 0) for t in v):
+            raise ValueError(f"temperatures must be finite and > 0 (K), got {v}")
         return sorted(set(float(t) for t in v))
+
+    @field_validator("exclude_elements", "require_elements")
+    @classmethod
+    def _elements(cls, v: list[str]) -> list[str]:
+        return check_elements(v)
 
     @model_validator(mode="after")
     def _source_needs(self) -> ScreenParameters:
-        if self.source.kind == "files" and not self.source.path:
-            raise ValueError("source kind 'files' needs source.path (a directory or a glob)")
+        if self.rank_by and "objective" not in self.model_fields_set:
+            self.objective = Objective.CUSTOM
         return self
 
+    def ranking(self, objective: Objective | None = None) -> Ranking:
+        """The :class:`~screening.objectives.Ranking` of these parameters (for ``objective`` if given)."""
+        return Ranking(
+            objective=objective or self.objective,
+            uncertainty=self.uncertainty,
+            k_sigma=self.k_sigma,
+            max_e_above_hull=self.max_e_above_hull,
+            by=self.rank_by,
+            descending=self.descending,
+            exclude_elements=self.exclude_elements,
+            require_elements=self.require_elements,
+            allow_default_excluded=self.allow_default_excluded,
+            include_implausible=self.include_implausible,
+            per_formula=self.per_formula,
+            per_chemsys=self.per_chemsys,
+        )
+
+    def objectives(self) -> list[Objective]:
+        """The main objective, then the extra ones (each once)."""
+        return list(dict.fromkeys([self.objective, *self.extra_objectives]))
+
     def hashed_fields(self, model_id: str) -> dict[str, Any]:
-        """The fields that determine results (``model_id`` replaces the checkpoint path)."""
-        return {
+        """The fields that determine results (``model_id`` replaces the checkpoint path).
+
+        A Materials Project source adds ``source_content``: the download's database release and a checksum of
+        its shards (:func:`~screening.sources.materials_project.download_fingerprint`).
+        """
+        fields: dict[str, Any] = {
             "source": self.source.model_dump(mode="json"),
             "model_id": model_id,
             "symprec": self.symprec,
             "temperatures_K": self.temperatures_K,
             "chunk_size": self.chunk_size,
         }
+        if self.source.kind == "mp":
+            from screening.sources.materials_project import download_fingerprint
+
+            fields["source_content"] = download_fingerprint(self.source.path)
+        return fields
 
     def resolved_results_dir(self) -> Path:
         if self.results_dir:

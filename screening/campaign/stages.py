@@ -8,6 +8,7 @@ runs all steps of a chunk in one process without intermediate files (the one-pro
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from dataclasses import asdict, dataclass
@@ -20,10 +21,34 @@ from screening.campaign.debye import debye_chunk
 from screening.campaign.encode import encode_chunk
 from screening.campaign.predict import PredictorLike, load_predictor, predict_chunk
 from screening.campaign.rejects_table import REJECT_COLUMNS
-from screening.campaign.write import assemble_chunk, n_atoms_for
+from screening.campaign.write import assemble_chunk, formulas_for, n_atoms_for
+from screening.hull import reference_hull, stability_for
 from screening.store import ResultsStore
 from screening.store.atomic import atomic_parquet
 from screening.store.provenance import utc_now
+
+#: Fault injection for tests (unset in normal use): a file path. The first chunk task to start, in any process,
+#: creates that file holding ``"<pid> <chunk id>"`` and then pauses for :data:`CHUNK_HOLD_SECONDS_ENV` seconds
+#: (default 60), so a test can SIGKILL the process while it runs a chunk (``tests/flows/test_dask_faults.py``).
+#: Every later chunk task finds the file and goes on at once.
+CHUNK_HOLD_ENV = "CLOUD_CHUNK_TEST_HOLD"
+CHUNK_HOLD_SECONDS_ENV = "CLOUD_CHUNK_TEST_HOLD_S"
+
+
+def chunk_test_hold(chunk_id: str) -> None:
+    """The test hook of :data:`CHUNK_HOLD_ENV` (a no-op unless that variable is set)."""
+    path = os.environ.get(CHUNK_HOLD_ENV)
+    if not path:
+        return
+    tmp = f"{path}.{os.getpid()}.tmp"
+    Path(tmp).write_text(f"{os.getpid()} {chunk_id}\n")
+    try:
+        os.link(tmp, path)  # atomic and exclusive: only the first task holds
+    except FileExistsError:
+        return
+    finally:
+        os.unlink(tmp)
+    time.sleep(float(os.environ.get(CHUNK_HOLD_SECONDS_ENV, "60")))
 
 
 @dataclass(frozen=True)
@@ -36,6 +61,7 @@ class ChunkResult:
     n_ok: int
     n_rejected: int
     seconds: float
+    started_at: float = 0.0  # wall clock (epoch s) when its first step began: start-up timelines use it
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -58,12 +84,14 @@ def encode_stage(root: str, campaign_id: str, chunk_id: str, symprec: float) -> 
     store = ResultsStore(root)
     if chunk_id in store.committed_chunks(campaign_id):
         return ""
-    t0 = time.perf_counter()
+    chunk_test_hold(chunk_id)
+    started, t0 = time.time(), time.perf_counter()
     encoded, rejects = encode_chunk(store.read_input(campaign_id, chunk_id), symprec=symprec)
     work = store.layout.work_dir(campaign_id, chunk_id)
     work.mkdir(parents=True, exist_ok=True)
     atomic_parquet(encoded, work / "encoded.parquet")
     atomic_parquet(rejects, work / "rejects_encode.parquet")
+    _timing(work, "started_at", started)
     _timing(work, "encode", time.perf_counter() - t0)
     return str(work)
 
@@ -91,6 +119,16 @@ def _curves(encoded: pa.Table, preds: pa.Table, temperatures_K: list[float]) -> 
     )
 
 
+def with_stability(encoded: pa.Table, preds: pa.Table) -> pa.Table:
+    """``preds`` with the reference hull's columns appended (``e_above_hull``, ``implausible``, ...)."""
+    if preds.num_rows == 0:
+        return preds
+    extra = stability_for(formulas_for(encoded, preds.column("candidate_id")), preds, reference_hull())
+    for name in extra.column_names:
+        preds = preds.append_column(name, extra.column(name))
+    return preds
+
+
 def _finish(
     store: ResultsStore,
     campaign_id: str,
@@ -103,10 +141,12 @@ def _finish(
     model_id: str,
     symprec: float,
     seconds_before: float,
+    started_at: float = 0.0,
 ) -> ChunkResult:
     t0 = time.perf_counter()
     inputs = store.read_input(campaign_id, chunk_id).select(["candidate_id", "source", "formula"]).to_pydict()
     curves = _curves(encoded, preds, temperatures_K)
+    preds = with_stability(encoded, preds)
     seconds = seconds_before + (time.perf_counter() - t0)
     tables = assemble_chunk(
         campaign_id=campaign_id,
@@ -126,7 +166,13 @@ def _finish(
     )
     committed = store.commit_chunk(campaign_id, chunk_id, tables)
     return ChunkResult(
-        chunk_id, committed, len(inputs["candidate_id"]), preds.num_rows, rejects.num_rows, seconds
+        chunk_id,
+        committed,
+        len(inputs["candidate_id"]),
+        preds.num_rows,
+        rejects.num_rows,
+        seconds,
+        started_at,
     )
 
 
@@ -150,7 +196,8 @@ def finalize_stage(
     rejects = pa.concat_tables(
         [pq.read_table(w / "rejects_encode.parquet"), pq.read_table(w / "rejects_predict.parquet")]
     ).cast(REJECT_COLUMNS)
-    before = sum(json.loads((w / "timing.json").read_text()).values())
+    timing = json.loads((w / "timing.json").read_text())
+    before = timing.get("encode", 0.0) + timing.get("predict", 0.0)
     result = _finish(
         store,
         campaign_id,
@@ -163,6 +210,7 @@ def finalize_stage(
         model_id,
         symprec,
         before,
+        timing.get("started_at", 0.0),
     )
     shutil.rmtree(w, ignore_errors=True)
     return result.to_dict()
@@ -182,7 +230,7 @@ def process_chunk(
     """All steps of one chunk in this process, no intermediate files (skips a committed chunk)."""
     if chunk_id in store.committed_chunks(campaign_id):
         return ChunkResult(chunk_id, False, 0, 0, 0, 0.0)
-    t0 = time.perf_counter()
+    started, t0 = time.time(), time.perf_counter()
     encoded, rej_enc = encode_chunk(store.read_input(campaign_id, chunk_id), symprec=symprec)
     preds, rej_pred = predict_chunk(encoded, predictor, batch_size=batch_size)
     rejects = pa.concat_tables([rej_enc, rej_pred]).cast(REJECT_COLUMNS)
@@ -198,4 +246,55 @@ def process_chunk(
         predictor.model_id,
         symprec,
         time.perf_counter() - t0,
+        started,
     )
+
+
+def process_chunk_group(
+    root: str,
+    campaign_id: str,
+    chunks: list[tuple[int, str]],
+    *,
+    checkpoint: str | None,
+    device: str,
+    batch_size: int,
+    temperatures_K: list[float],
+    symprec: float,
+) -> list[dict]:
+    """All steps of several chunks, one after the other in this process (one Dask task for a group of chunks).
+
+    Each chunk is still committed on its own (atomic, skipped when already committed). A chunk that fails does
+    not stop the others; once every chunk of the group has been tried, the first failure is raised (naming how
+    many failed), so a retry of the group redoes only the chunks that are not committed.
+
+    Returns
+    -------
+    list[dict]
+        One :class:`ChunkResult` dict per chunk committed or found committed.
+    """
+    store = ResultsStore(root)
+    predictor = load_predictor(checkpoint, device)
+    results, errors = [], []
+    for index, chunk_id in chunks:
+        try:
+            r = process_chunk(
+                store,
+                campaign_id,
+                chunk_id,
+                index,
+                predictor=predictor,
+                temperatures_K=temperatures_K,
+                symprec=symprec,
+                batch_size=batch_size,
+            )
+        except Exception as exc:  # the group goes on; reported below
+            errors.append((chunk_id, exc))
+            continue
+        results.append(r.to_dict())
+    if errors:
+        chunk_id, exc = errors[0]
+        raise RuntimeError(
+            f"{len(errors)} of {len(chunks)} chunks of this task failed (first: {chunk_id}: "
+            f"{type(exc).__name__}: {exc})"
+        ) from exc
+    return results

@@ -119,6 +119,12 @@ def n_atoms_for(encoded: pa.Table, candidate_ids: pa.Array | pa.ChunkedArray) ->
     return pc.take(encoded.column("n_sites"), idx).to_pylist()
 
 
+def formulas_for(encoded: pa.Table, candidate_ids: pa.Array | pa.ChunkedArray) -> list[str | None]:
+    """``formula`` of each candidate id, in the order given (``None`` where unknown)."""
+    idx = pc.index_in(candidate_ids, value_set=encoded.column("candidate_id"))
+    return pc.take(encoded.column("formula"), idx).to_pylist()
+
+
 def commit(store: ResultsStore, campaign_id: str, chunk_id: str, tables: dict[str, pa.Table]) -> bool:
     """Commit the chunk's tables together; ``False`` if the chunk was already committed."""
     return store.commit_chunk(campaign_id, chunk_id, tables)

@@ -241,6 +241,15 @@ def scope_for_formula(formula: str) -> str:
     return encode(formula).to_string()
 
 
+def _require_valid_scopes(scopes: list[str], where: str) -> None:
+    """Validated on write: the builder fails on an invalid string (needs :mod:`cloud_core.scope`, when present)."""
+    try:
+        from cloud_core.scope.validate import require_valid_scopes
+    except ImportError:
+        return
+    require_valid_scopes(scopes, where)
+
+
 def scope_backend() -> str:
     """Which writer :func:`scope_for_formula` uses (recorded in the manifest)."""
     if _encode_formula() is None:
@@ -415,6 +424,7 @@ def build_task_frames(source: str | os.PathLike[str] | None = None) -> tuple[dic
     for task, df in frames.items():
         df = df.sort_values("formula", ignore_index=True)
         df["scope"] = [scope_for_formula(f) for f in df["formula"]]
+        _require_valid_scopes(df["scope"].tolist(), f"label table {task.value}")
         df["fold"] = df["fold"].astype("int8")
         frames[task] = df[["formula", "scope", "target", "fold"]]
     return {t: frames[t] for t in TASKS}, counts

@@ -17,7 +17,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from screening.sources.candidate import CANDIDATE_SCHEMA, Candidate
+from screening.sources.candidate import CANDIDATE_SCHEMA, Candidate, append_scope
 
 
 def compact_structure_dict(structure: Any, digits: int = 6) -> dict[str, Any]:
@@ -56,6 +56,7 @@ def candidates_to_compact_table(candidates: Iterable[Candidate], digits: int = 6
         cols["meta_json"].append(
             json.dumps(c.meta, separators=(",", ":"), sort_keys=True) if c.meta else None
         )
+        append_scope(cols, c)
     return pa.table(cols, schema=CANDIDATE_SCHEMA)
 
 

@@ -324,8 +324,8 @@ def decorate_metal(m: int, rng: random.Random, tables: IonTables) -> list[Specie
     return picks if len({s.symbol for s in picks}) == m else None
 
 
-def skeleton_scope(sk: Skeleton, elements: list[str]) -> str:
-    """The SCOPE string of skeleton ``sk`` with ``elements[i]`` on orbit ``i``."""
+def skeleton_record(sk: Skeleton, elements: list[str]):
+    """The canonical :class:`~cloud_core.scope.ScopeRecord` of skeleton ``sk`` with ``elements[i]`` on orbit ``i``."""
     from cloud_core.scope import ScopeRecord, canonical_orbits
     from cloud_core.scope.formula import reduced_stoichiometry
     from cloud_core.scope.tables import space_group
@@ -336,7 +336,12 @@ def skeleton_scope(sk: Skeleton, elements: list[str]) -> str:
         counts[el] += info.multiplicity[letter]
     orbits = canonical_orbits(sk.spacegroup, zip(elements, sk.letters, strict=True))
     n_sites = sum(counts.values()) // info.centering_order
-    return ScopeRecord(sk.spacegroup, orbits, reduced_stoichiometry(counts), n_sites).to_string()
+    return ScopeRecord(sk.spacegroup, orbits, reduced_stoichiometry(counts), n_sites)
+
+
+def skeleton_scope(sk: Skeleton, elements: list[str]) -> str:
+    """The SCOPE string of skeleton ``sk`` with ``elements[i]`` on orbit ``i``."""
+    return skeleton_record(sk, elements).to_string()
 
 
 def unknown_scope(elements: list[str], sk: Skeleton) -> str:
@@ -436,6 +441,10 @@ class CorpusGenerator:
     def _skeleton(self) -> Skeleton:
         return self.rng.choices(self.skeletons, cum_weights=self.cum)[0]
 
+    def decorated(self, kind: str) -> tuple[Skeleton, list[str]]:
+        """A skeleton of ``kind`` (``skeleton``, ``skeleton_metal`` or ``prototype``) and one element per orbit."""
+        return self._decorated(metal=kind == "skeleton_metal", proto=kind == "prototype")
+
     def _decorated(self, metal: bool = False, proto: bool = False) -> tuple[Skeleton, list[str]]:
         from cloud_core.scope.tables import space_group
 
@@ -499,6 +508,9 @@ def _build_shard(
         s, k = gen.row()
         scopes.append(s)
         kinds.append(k)
+    from cloud_core.scope.validate import require_valid_scopes
+
+    require_valid_scopes(scopes, f"pretrain corpus shard {i}")  # validated on write: the builder fails
     _atomic_write(pa.table({"scope": scopes, "kind": kinds}, schema=SHARD_SCHEMA), path, cfg.row_group_size)
     return {
         "file": path.name,
@@ -555,6 +567,9 @@ def build_pretrain_corpus(
             else out.parent / f"{out.name}_heldout" / "heldout_real.parquet"
         )
         hp.parent.mkdir(parents=True, exist_ok=True)
+        from cloud_core.scope.validate import require_valid_scopes
+
+        require_valid_scopes([r[0] for r in heldout_rows], "pretrain held-out set")
         table = pa.table(
             {
                 "scope": [r[0] for r in heldout_rows],

@@ -22,6 +22,7 @@ explicitly gives a reject ``unsupported_format``.
 
 from __future__ import annotations
 
+import glob
 import json
 import warnings
 from collections.abc import Iterable, Iterator
@@ -66,6 +67,29 @@ def file_format(path: Path) -> str | None:
     if suffix == ".parquet":
         return "parquet"
     return None
+
+
+def resolve_paths(spec: str | Path) -> list[Path]:
+    """The paths a campaign's ``--path`` names: a folder, a file, or a glob (``**`` recurses).
+
+    Raises
+    ------
+    FileNotFoundError
+        One line naming ``spec``: nothing exists there, the glob matches nothing, or the folder holds no file of
+        a recognised type.
+    """
+    text = str(spec)
+    if glob.has_magic(text):
+        paths = sorted(Path(p) for p in glob.glob(text, recursive=True) if Path(p).is_file())
+        if not paths:
+            raise FileNotFoundError(f"--path {text!r} matches no file")
+        return paths
+    path = Path(text)
+    if not path.exists():
+        raise FileNotFoundError(f"--path {text}: no such file or folder")
+    if path.is_dir() and not any(p.is_file() and file_format(p) for p in path.rglob("*")):
+        raise FileNotFoundError(f"--path {text}: the folder holds no structure file (CIF, POSCAR, ...)")
+    return [path]
 
 
 def _message(exc: BaseException) -> str:
@@ -175,23 +199,28 @@ class FileSource:
             yield Reject(prefix, STAGE, FileRejectReason.IO_ERROR, _message(exc))
 
     def _read_cif(self, path: Path, prefix: str) -> Iterator[Candidate | Reject]:
-        from pymatgen.io.cif import CifParser
+        """CIF structures as the file gives them: atoms on one position and partial occupancies are ``scope``
+        rejects (``overlapping_atoms`` / ``disordered``), the same reasons a POSCAR of the same crystal gets."""
+        from cloud_core.scope import ScopeError
+        from cloud_core.scope.inputs import check_occupancies, read_cif_structures
 
         try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                parser = CifParser(path)
-                structures = parser.parse_structures(primitive=False, on_error="raise")
+            structures = read_cif_structures(path)
         except Exception as exc:
             yield Reject(prefix, STAGE, FileRejectReason.PARSE_ERROR, _message(exc))
             return
         if not structures:
-            hint = "; ".join(str(w.message) for w in caught)[:300]
-            yield Reject(prefix, STAGE, FileRejectReason.NO_STRUCTURE, f"no structure in CIF {hint}".strip())
+            yield Reject(prefix, STAGE, FileRejectReason.NO_STRUCTURE, "no structure in CIF")
             return
         multi = len(structures) > 1
         for i, s in enumerate(structures):
-            yield self._candidate(f"{prefix}#{i}" if multi else prefix, s)
+            cid = f"{prefix}#{i}" if multi else prefix
+            try:
+                check_occupancies(s)
+            except ScopeError as exc:
+                yield Reject(cid, "scope", str(exc.reason), exc.message)
+                continue
+            yield self._candidate(cid, s)
 
     def _read_poscar(self, path: Path, prefix: str) -> Iterator[Candidate | Reject]:
         from pymatgen.io.vasp import Poscar

@@ -18,6 +18,8 @@ can read it from a Prefect Secret block and pass it in. It is never logged and n
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import logging
 import os
 import time
@@ -30,7 +32,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cloud_core.rejects import Reject
-from screening.sources.candidate import Candidate, candidates_from_table
+from screening.sources.candidate import CANDIDATE_SCHEMA, Candidate, candidates_from_table
 from screening.sources.mp_pager import (
     MPAuthError,
     MPQueryError,
@@ -63,7 +65,9 @@ __all__ = [
     "PageEvent",
     "RetryPolicy",
     "fetch_summary",
+    "download_fingerprint",
     "iter_candidate_batches",
+    "iter_candidate_tables",
     "labels_table",
     "read_candidates",
     "read_table",
@@ -432,10 +436,52 @@ def read_table(out_dir: str | os.PathLike[str]) -> pa.Table:
     return MPShardStore(out_dir).read_table()
 
 
+def iter_candidate_tables(out_dir: str | os.PathLike[str]) -> Iterator[pa.Table]:
+    """The download's candidates as tables with :data:`~screening.sources.candidate.CANDIDATE_SCHEMA`, one
+    shard (page) at a time (what a campaign reads; no structure is parsed)."""
+    for table in MPShardStore(out_dir).iter_tables():
+        yield table.select(CANDIDATE_SCHEMA.names).cast(CANDIDATE_SCHEMA)
+
+
 def iter_candidate_batches(out_dir: str | os.PathLike[str]) -> Iterator[list[Candidate]]:
     """The download's candidates, one shard (page) at a time."""
-    for table in MPShardStore(out_dir).iter_tables():
+    for table in iter_candidate_tables(out_dir):
         yield candidates_from_table(table)
+
+
+def download_fingerprint(out_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """What a campaign screening a download depends on: its database release, row count, completeness and
+    the SHA-256 of its shards' bytes (in page order; the folder's location does not enter).
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``out_dir`` holds no download.
+    """
+    store = MPShardStore(out_dir)
+    manifest = store.load()
+    if manifest is None:
+        raise FileNotFoundError(f"{out_dir} holds no Materials Project download (no manifest.json)")
+    shards = store.shard_paths(manifest)
+    stamp = tuple((str(p.resolve()), p.stat().st_mtime_ns, p.stat().st_size) for p in shards)
+    return {
+        "db_version": manifest.db_version,
+        "rows": manifest.n_rows,
+        "complete": manifest.complete,
+        "sha256": _shards_sha256(stamp),
+    }
+
+
+@functools.lru_cache(maxsize=16)
+def _shards_sha256(stamp: tuple[tuple[str, int, int], ...]) -> str:
+    """SHA-256 over the shards' names and bytes (cached per (path, mtime, size), so a campaign hashes once)."""
+    h = hashlib.sha256()
+    for path, _, _ in stamp:
+        h.update(Path(path).name.encode() + b"\0")
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
 
 
 def read_candidates(out_dir: str | os.PathLike[str]) -> list[Candidate]:

@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cloud_core.rejects import Reject
-from screening.sources.candidate import CANDIDATE_SCHEMA
+from screening.sources.candidate import BASE_CANDIDATE_SCHEMA
 
 log = logging.getLogger("screening.sources.mp")
 
@@ -50,7 +50,7 @@ SCALAR_FIELDS: tuple[tuple[str, pa.DataType], ...] = (
     ("g_vrh", pa.float64()),
 )
 SHARD_SCHEMA = pa.schema(
-    list(CANDIDATE_SCHEMA)
+    list(BASE_CANDIDATE_SCHEMA)
     + [pa.field(n, t) for n, t in SCALAR_FIELDS]
     + [pa.field("db_version", pa.string(), nullable=False)]
 )

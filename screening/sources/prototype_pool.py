@@ -17,7 +17,8 @@ the nearest-neighbour distance is twice the atomic radius.
 The pool is a seeded stream: the same ``seed`` gives the same candidates in the same order, and the candidate at
 position ``index`` is ``proto-<seed>-<index>``. Candidates are de-duplicated by canonical SCOPE string when
 :mod:`cloud_core.scope` is importable, else by (prototype, species assignment); the key used is recorded in each
-candidate's ``meta["dedup"]``.
+candidate's ``meta["dedup"]``. With SCOPE de-duplication each candidate carries its canonical string (``scope``,
+with ``scope_symprec`` and ``scope_version``), which lets a campaign skip the symmetry search.
 """
 
 from __future__ import annotations
@@ -346,6 +347,7 @@ def _scope_encoder(dedup: str, symprec: float):
     try:
         from cloud_core.scope import ScopeRecord, canonical_orbits, encode
         from cloud_core.scope.formula import reduced_stoichiometry
+        from cloud_core.scope.validate import validate_scope
     except ImportError:
         if dedup == "scope":
             raise ImportError("dedup='scope' needs cloud_core.scope, which is not importable") from None
@@ -353,13 +355,15 @@ def _scope_encoder(dedup: str, symprec: float):
     table = prototype_orbits(symprec)
 
     def _enc(dec: Decoration, structure) -> str:
+        """The decoration's SCOPE string, validated on write (an invalid one raises ``InvalidScopeError``)."""
         known = table[dec.prototype.index] if dec.prototype.index >= 0 else None
         if known is None:
-            return encode(structure, symprec=symprec).to_string()
+            return validate_scope(encode(structure, symprec=symprec).to_string())
         symbols = [ion.symbol for ion in dec.ions]
         orbits = canonical_orbits(known.spacegroup, [(symbols[g], letter) for g, letter in known.orbits])
         counts = {symbols[g]: n for g, n in enumerate(dec.prototype.counts)}
-        return ScopeRecord(known.spacegroup, orbits, reduced_stoichiometry(counts), known.n_sites).to_string()
+        record = ScopeRecord(known.spacegroup, orbits, reduced_stoichiometry(counts), known.n_sites)
+        return validate_scope(record.to_string())
 
     return _enc
 
@@ -416,6 +420,11 @@ class PrototypePool:
         self.digits = digits
         self._encoder = _scope_encoder(dedup, symprec)
         self.dedup = "scope" if self._encoder is not None else "key"
+        self._version: str | None = None
+        if self._encoder is not None:
+            from cloud_core.scope import scope_version
+
+            self._version = scope_version()
         self.stats = PoolStats()
 
     def prototypes(self) -> list[Prototype]:
@@ -482,6 +491,7 @@ class PrototypePool:
             "oxidation_states": dec.oxidation_states(),
             "dedup": self.dedup,
         }
+        scope = None
         if self._encoder is not None:
             try:
                 scope = self._encoder(dec, structure)
@@ -494,10 +504,16 @@ class PrototypePool:
                 seen.add(key)
                 return None
             seen.add(scope)
-            meta["scope"] = scope
         seen.add(key)
         return Candidate(
-            self.candidate_id(index), SOURCE, structure, structure.composition.reduced_formula, meta
+            self.candidate_id(index),
+            SOURCE,
+            structure,
+            structure.composition.reduced_formula,
+            meta,
+            scope,
+            self.symprec if scope else None,
+            self._version if scope else None,
         )
 
 

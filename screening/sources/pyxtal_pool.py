@@ -125,7 +125,7 @@ class PyxtalPool:
 
     def batches_with_rejects(self) -> Iterator[tuple[list[Candidate], list[Reject]]]:
         """Yield ``(candidates, rejects)``; each failed attempt is one reject with its reason."""
-        from cloud_core.scope import encode
+        from cloud_core.scope import encode, scope_version
         from screening.corpora.pretrain import decorate_ionic, ion_tables
 
         self.stats = stats = PoolStats()
@@ -152,7 +152,7 @@ class PyxtalPool:
                 rejects.append(Reject(rid, STAGE, reason, message))
             else:
                 structure, meta = result
-                scope = meta["scope"]
+                scope = meta.pop("scope")
                 if scope in seen:
                     stats.failures[PyxtalRejectReason.DUPLICATE] += 1
                     rejects.append(
@@ -168,6 +168,9 @@ class PyxtalPool:
                             structure,
                             structure.composition.reduced_formula,
                             meta,
+                            scope,
+                            self.symprec,
+                            scope_version(),
                         )
                     )
                     stats.accepted += 1
@@ -181,6 +184,8 @@ class PyxtalPool:
         """One attempt: ``(structure, meta)`` or ``(reason, message)``."""
         from pyxtal import pyxtal
         from pyxtal.symmetry import Group
+
+        from cloud_core.scope.validate import validate_scope
 
         m = rng.choices((2, 3, 4), weights=N_ELEMENT_WEIGHTS)[0]
         units = [rng.randint(1, 4) for _ in range(m)]
@@ -220,13 +225,14 @@ class PyxtalPool:
                 )
             try:
                 rec = encode(structure, symprec=self.symprec)
+                scope = validate_scope(rec.to_string())  # validated on write
             except Exception as exc:
                 return PyxtalRejectReason.SCOPE_FAILED, f"{type(exc).__name__}: {exc}"[:300]
             meta: dict[str, Any] = {
                 "spacegroup_requested": sg,
                 "z": z,
                 "oxidation_states": {s.symbol: s.charge for s in ions},
-                "scope": rec.to_string(),
+                "scope": scope,
                 "dedup": "scope",
             }
             if rec.spacegroup != sg:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import shutil
 import uuid
 from pathlib import Path
@@ -48,11 +49,23 @@ def atomic_parquet(table: pa.Table, path: Path) -> None:
 
 
 def staging_dir(parent: Path, prefix: str) -> Path:
-    """Create and return a fresh staging directory ``parent/<prefix>-<nonce>``."""
+    """Create and return a fresh staging directory ``parent/<prefix>-<pid>-<nonce>``."""
     parent.mkdir(parents=True, exist_ok=True)
     path = parent / f"{prefix}-{os.getpid()}-{uuid.uuid4().hex[:12]}"
     path.mkdir()
     return path
+
+
+def staging_dirs(parent: Path, prefix: str) -> list[Path]:
+    """The staging directories :func:`staging_dir` made for exactly ``prefix`` under ``parent``.
+
+    Matches ``<prefix>-<pid>-<12 hex>`` only, so prefix ``rel`` never matches ``rel-kill3-<pid>-<nonce>``
+    (another campaign's plan being written).
+    """
+    if not parent.is_dir():
+        return []
+    pattern = re.compile(re.escape(prefix) + r"-[0-9]+-[0-9a-f]{12}")
+    return sorted(p for p in parent.iterdir() if p.is_dir() and pattern.fullmatch(p.name))
 
 
 def commit_dir(staging: Path, final: Path) -> bool:

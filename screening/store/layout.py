@@ -12,7 +12,7 @@
       campaigns/<campaign>/manifest.parquet      candidate -> chunk, written once
       campaigns/<campaign>/inputs/<chunk>.parquet  the candidates of each chunk (CANDIDATE_SCHEMA)
       campaigns/<campaign>/work/<chunk>/         intermediate files of chunks in flight
-      campaigns/staging-<campaign>-<nonce>/      a plan being written (renamed to campaigns/<campaign>)
+      campaigns/.staging/<campaign>-<pid>-<nonce>/  a plan being written (renamed to campaigns/<campaign>)
       locks/<campaign>.lock                      held (flock) by the one process running the campaign
 
 A campaign's plan (inputs + manifest + campaign row) and each chunk's results are committed by renaming a
@@ -28,8 +28,9 @@ from pathlib import Path
 #: The tables every committed chunk holds, in the order they are written.
 CHUNK_TABLES: tuple[str, ...] = ("candidates", "predictions", "debye_curves", "rejects", "chunks")
 
-#: Version of the on-disk layout; a DuckDB file built for another version is rebuilt.
-LAYOUT_VERSION = 1
+#: Version of the on-disk layout; a DuckDB file built for another version is rebuilt. 2: the views read paths
+#: relative to the store (see :mod:`screening.store.views`), so a store can be copied or moved.
+LAYOUT_VERSION = 2
 
 SEED = "_seed"
 DB_NAME = "cloud.duckdb"
@@ -98,9 +99,12 @@ class StoreLayout:
     def lock_path(self, campaign_id: str) -> Path:
         return self.locks_dir / f"{check_id(campaign_id)}.lock"
 
-    # --- globs the views read (absolute, so the DuckDB file works from any working directory)
-    def table_glob(self, table: str) -> str:
-        return str(self.parts_dir / "*" / "chunk-*" / f"{table}.parquet")
+    # --- globs the views read: relative to the root, so the DuckDB file moves with the store (each connection
+    # tells the views where the root is now, see :mod:`screening.store.views`)
+    @staticmethod
+    def table_glob(table: str) -> str:
+        return f"parts/*/chunk-*/{table}.parquet"
 
-    def campaigns_glob(self) -> str:
-        return str(self.campaigns_dir / "*" / "campaign.parquet")
+    @staticmethod
+    def campaigns_glob() -> str:
+        return "campaigns/*/campaign.parquet"

@@ -46,3 +46,14 @@ def campaign_lock(path: Path) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def probe_campaign_lock(path: Path) -> None:
+    """Raise :class:`CampaignLockedError` at once if another process holds the lock at ``path`` now.
+
+    Takes the lock and lets it go: a command checks this before it starts servers or clusters, so a running
+    campaign is refused in a moment; the run itself still holds :func:`campaign_lock` for its lifetime (a run
+    that starts between the probe and that lock is refused there).
+    """
+    with campaign_lock(path):
+        pass

@@ -17,7 +17,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from screening.store.atomic import commit_dir, staging_dir, write_parquet
+from screening.store.atomic import commit_dir, staging_dir, staging_dirs, write_parquet
 from screening.store.layout import CHUNK_TABLES, StoreLayout, check_id
 from screening.store.schemas import CAMPAIGNS, MANIFEST, TABLE_SCHEMAS, conform
 from screening.store.views import connect_readonly, ensure_views
@@ -165,11 +165,10 @@ class ResultsStore:
             for p in work.iterdir():
                 shutil.rmtree(p, ignore_errors=True)
                 removed += 1
-        staging = self.layout.campaigns_dir / ".staging"
-        if staging.exists():
-            for p in staging.glob(f"{campaign_id}-*"):
-                shutil.rmtree(p, ignore_errors=True)
-                removed += 1
+        # plans being written of this campaign only: "rel" must not match "rel-kill3-<pid>-<nonce>"
+        for p in staging_dirs(self.layout.campaigns_dir / ".staging", campaign_id):
+            shutil.rmtree(p, ignore_errors=True)
+            removed += 1
         return removed
 
     # ------------------------------------------------------------------ reading

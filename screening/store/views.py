@@ -2,7 +2,23 @@
 
 The file is built once, under a temporary name, and renamed into place; no process ever holds it open for
 writing afterwards, so any number of readers can open it read-only while campaigns write Parquet parts.
-It is rebuilt (atomically again) only when the store moved or the layout version changed.
+It is rebuilt (atomically again) only when the layout version changed.
+
+The views name paths relative to the store's root, held in the session variable ``cloud_store_root``
+(``read_parquet(getvariable('cloud_store_root') || '/parts/*/chunk-*/predictions.parquet')``), and every
+connection opened here sets that variable to the store's current root: a copied or moved store answers with its
+own rows, whatever the working directory. Alternatives measured or tried (``bench/store_query_bench.py``):
+
+- an in-memory database whose views are created at connect time: each ``CREATE VIEW`` binds its query (a glob
+  and a schema read of every part), so a connect costs seconds on a store of thousands of chunks, against
+  milliseconds for opening this file;
+- relative paths resolved through DuckDB's ``file_search_path``: as fast, but DuckDB checks a relative path
+  against ``allowed_directories`` before resolving it, so the sandbox of
+  :mod:`screening.store.readonly_query` refused the views' own files; and a path not found there is looked up
+  in the working directory.
+
+Opened by hand (``duckdb -readonly cloud.duckdb``) without the variable, the views read from the working
+directory: ``cd`` into the store first, or run ``SET VARIABLE cloud_store_root = '<store>'``.
 """
 
 from __future__ import annotations
@@ -34,12 +50,18 @@ def _sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+#: The session variable that holds the store's root for the views (set by :func:`set_store_root`).
+ROOT_VARIABLE = "cloud_store_root"
+
+
 def _parquet(glob: str) -> str:
-    return f"read_parquet({_sql_str(glob)}, union_by_name = true, filename = false)"
+    """``read_parquet`` of ``glob``, a path relative to the store's root."""
+    path = f"coalesce(getvariable('{ROOT_VARIABLE}'), '.') || '/' || {_sql_str(glob)}"
+    return f"read_parquet({path}, union_by_name = true, filename = false)"
 
 
 def view_ddl(layout: StoreLayout) -> list[str]:
-    """The ``CREATE VIEW`` statements of the store rooted at ``layout.root``."""
+    """The ``CREATE VIEW`` statements of a store (paths relative to its root: see :func:`set_store_root`)."""
     ddl = [
         f"CREATE OR REPLACE VIEW {t} AS SELECT * FROM {_parquet(layout.table_glob(t))}" for t in CHUNK_TABLES
     ]
@@ -56,10 +78,16 @@ def view_ddl(layout: StoreLayout) -> list[str]:
         FROM c LEFT JOIN done USING (campaign_id)"""
     )
     ddl.append(
-        f"CREATE OR REPLACE VIEW store_info AS SELECT {_sql_str(str(layout.root))} AS root, "
+        f"CREATE OR REPLACE VIEW store_info AS SELECT getvariable('{ROOT_VARIABLE}') AS root, "
         f"{LAYOUT_VERSION} AS layout_version"
     )
     return ddl
+
+
+def set_store_root(con: duckdb.DuckDBPyConnection, layout: StoreLayout) -> duckdb.DuckDBPyConnection:
+    """Point the views of ``con`` (a session of its own) at the store rooted at ``layout.root``."""
+    con.execute(f"SET VARIABLE {ROOT_VARIABLE} = $root", {"root": str(layout.root)})
+    return con
 
 
 def write_seeds(layout: StoreLayout) -> None:
@@ -74,15 +102,22 @@ def write_seeds(layout: StoreLayout) -> None:
         atomic_parquet(CAMPAIGNS.empty_table(), path)
 
 
+def _layout_version(con: duckdb.DuckDBPyConnection) -> int | None:
+    try:
+        rows = con.execute("SELECT layout_version FROM store_info").fetchall()
+    except duckdb.Error:
+        return None
+    return rows[0][0] if rows else None
+
+
 def _db_is_current(layout: StoreLayout) -> bool:
     if not layout.db_path.exists():
         return False
     try:
         with duckdb.connect(str(layout.db_path), read_only=True) as con:
-            root, version = con.execute("SELECT root, layout_version FROM store_info").fetchone()
-    except (duckdb.Error, TypeError):
+            return _layout_version(con) == LAYOUT_VERSION
+    except duckdb.Error:
         return False
-    return root == str(layout.root) and version == LAYOUT_VERSION
 
 
 def ensure_views(layout: StoreLayout) -> Path:
@@ -94,6 +129,7 @@ def ensure_views(layout: StoreLayout) -> Path:
     tmp = layout.root / f".{layout.db_path.name}.tmp-{uuid.uuid4().hex[:12]}"
     try:
         with duckdb.connect(str(tmp)) as con:
+            set_store_root(con, layout)  # creating a view binds it: its globs must resolve now
             for stmt in view_ddl(layout):
                 con.execute(stmt)
             con.execute("CHECKPOINT")
@@ -105,7 +141,11 @@ def ensure_views(layout: StoreLayout) -> Path:
 
 
 def connect_readonly(layout: StoreLayout) -> duckdb.DuckDBPyConnection:
-    """Open the store's DuckDB file read-only (never blocks, and never blocks a writer).
+    """Open the store's DuckDB file read-only (never blocks, and never blocks a writer), its views resolving
+    against the store wherever it now is.
+
+    A file of an older layout (absolute paths) is rebuilt first, atomically, as :func:`ensure_views` does; where
+    the store is not writable the old file is used as it is.
 
     Raises
     ------
@@ -117,4 +157,12 @@ def connect_readonly(layout: StoreLayout) -> duckdb.DuckDBPyConnection:
             f"no results store at {layout.root} (missing {layout.db_path.name}); run a campaign first "
             "(`cloud main` or `cloud screen`) or point --results at an existing store"
         )
-    return duckdb.connect(str(layout.db_path), read_only=True)
+    con = set_store_root(duckdb.connect(str(layout.db_path), read_only=True), layout)
+    if _layout_version(con) == LAYOUT_VERSION:
+        return con
+    con.close()
+    try:
+        ensure_views(layout)
+    except OSError:
+        pass
+    return set_store_root(duckdb.connect(str(layout.db_path), read_only=True), layout)

@@ -17,11 +17,26 @@ from screening.evaluation.model_card import (
 
 def _baselines():
     folds = {
-        str(k): {"n_train": 100, "n_test": 20, "dummy": {"mae": 1.0 + k / 10}, "ridge": {"mae": 0.5}}
+        str(k): {
+            "n_train": 100,
+            "n_test": 20,
+            "dummy": {"mae": 1.0 + k / 10},
+            "ridge": {"mae": 0.5},
+            "gbm": {"mae": 0.25 + k / 100},
+        }
         for k in range(2)
     }
-    summ = {"dummy": {"mae": summarize([1.0, 1.1])}, "ridge": {"mae": summarize([0.5, 0.5])}}
-    return {"folds": [0, 1], "tasks": {"mp_e_form": {"unit": "eV/atom", "folds": folds, "summary": summ}}}
+    summ = {
+        "dummy": {"mae": summarize([1.0, 1.1])},
+        "ridge": {"mae": summarize([0.5, 0.5])},
+        "gbm": {"mae": summarize([0.25, 0.26])},
+    }
+    gbm_params = {"library": "lightgbm", "n_estimators_max": 3000, "num_leaves": 63, "val_fraction": 0.1}
+    return {
+        "folds": [0, 1],
+        "gbm_params": gbm_params,
+        "tasks": {"mp_e_form": {"unit": "eV/atom", "folds": folds, "summary": summ}},
+    }
 
 
 def test_render_states_the_rules_and_numbers():
@@ -48,6 +63,10 @@ def test_render_states_the_rules_and_numbers():
     assert "? | - | Fe 2 O 3" in text and "out of the fine-tuning distribution" in text
     assert "0.123 (1)" in text  # CLOUD, one fold
     assert "1.050 ± 0.0707 (2)" in text  # dummy over two folds
+    header = next(line for line in text.splitlines() if line.startswith("| task |"))
+    row = next(line for line in text.splitlines() if line.startswith("| `mp_e_form`"))
+    assert "gradient boosting" in header and header.count("|") == row.count("|")
+    assert "0.255 ± 0.0071 (2)" in row and "lightgbm" in text and "10% hold-out" in text  # column + note
     assert "0.0862" in text and "official" in text  # published CrabNet figure, labelled
     assert "2 of 3 seeds" in text  # ablation wins counted from the JSON
     assert "One fold only on CPU." in text

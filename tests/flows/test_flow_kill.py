@@ -26,7 +26,8 @@ def _start(pool: Path, ckpt: Path, res: Path, api: str, pause: float | None) -> 
         env["CLOUD_STORE_CRASH_TEST_PAUSE_S"] = str(pause)
     cmd = [sys.executable, "-m", "flows.cli", "screen", "--campaign", CID, "--path", str(pool),
            "--checkpoint", str(ckpt), "--results", str(res), "--chunk-size", "8", "--workers", "1",
-           "--top-k", "5", "--no-progress"]  # fmt: skip
+           "--top-k", "5", "--objective", "custom", "--max-e-above-hull", "none",
+           "--no-progress"]  # fmt: skip
     return subprocess.Popen(
         cmd, env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )

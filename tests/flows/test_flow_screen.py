@@ -20,6 +20,8 @@ def test_screen_flow_end_to_end(prefect_server, flow_pool, flow_checkpoint, tmp_
         results_dir=str(tmp_path / "res"),
         chunk_size=20,
         top_k=5,
+        objective="custom",  # the flow's mechanics: rank by theta_K, no stability filter (untrained model)
+        max_e_above_hull=None,
         n_workers=2,
         local_workers="threads",  # worker processes are exercised by the kill test
     )

@@ -1,4 +1,4 @@
-"""Grammar-valid SCOPE strings for model tests (random symmetry, orbits and stoichiometry)."""
+"""Valid SCOPE strings for model tests (random symmetry and orbits; canonical, formula from the orbits)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,11 @@ _ELEMENTS = ["Li", "Na", "K", "Mg", "Ca", "Ti", "Fe", "Ni", "Cu", "Zn", "Al", "S
 
 
 def random_scopes(n: int, seed: int = 0, unknown_fraction: float = 0.2) -> list[str]:
+    """``n`` random SCOPE strings that pass the validator (canonical, formula from the orbits)."""
+    from cloud_core.scope import ScopeRecord, canonical_orbits
+    from cloud_core.scope.formula import reduced_stoichiometry
+    from cloud_core.scope.tables import space_group
+
     rng = np.random.default_rng(seed)
     table = _wyckoff_table()
     out = []
@@ -21,19 +26,26 @@ def random_scopes(n: int, seed: int = 0, unknown_fraction: float = 0.2) -> list[
     for _ in range(n):
         els = list(rng.choice(_ELEMENTS, size=int(rng.integers(1, 4)), replace=False))
         counts = [int(c) for c in rng.integers(1, 13, size=len(els))]
-        stoich = " ".join(f"{e} {' '.join(str(c))}" for e, c in zip(els, counts, strict=True))
         if rng.random() < unknown_fraction:
-            out.append(f"? | - | {stoich}")
+            stoich = reduced_stoichiometry(dict(zip(els, counts, strict=True)))
+            out.append(ScopeRecord(None, (), stoich, None).to_string())
             continue
         sg = int(rng.choice(groups))
+        info = space_group(sg)
         letters = sorted(table[sg])
-        orbits = []
+        orbits: list[tuple[str, str]] = []
         for e in els:
             for _ in range(int(rng.integers(1, 3))):
                 letter = letters[int(rng.integers(0, min(len(letters), 4)))]
-                orbits.append(f"{e} {table[sg][letter]}{letter}")
-        bl, pg = _GROUPS[sg]
-        out.append(f"{sg} {bl} {pg} | {' '.join(orbits)} | {stoich}")
+                if letter in info.fixed and any(letter == used for _e, used in orbits):
+                    letter = max(letters, key=table[sg].__getitem__)  # the general position is free
+                orbits.append((e, letter))
+        mult: dict[str, int] = {}
+        for e, letter in orbits:
+            mult[e] = mult.get(e, 0) + table[sg][letter]
+        n_sites = sum(mult.values()) // info.centering_order
+        record = ScopeRecord(sg, canonical_orbits(sg, orbits), reduced_stoichiometry(mult), n_sites)
+        out.append(record.to_string())
     return out
 
 

@@ -24,13 +24,14 @@ from cloud_core.model import (
     save_checkpoint,
 )
 from cloud_core.model.vocab import ELEMENTS
+from cloud_core.scope.validate import InvalidScopeError
 
 SCOPES = [
     "225 cF m-3m | Na 4a Cl 4b | Na 1 Cl 1",
     "167 hR -3m | Al 12c O 18e | Al 2 O 3",
     "? | - | Fe 2 O 3",
-    "1 aP 1 | C 1a | C 1 4 9",
-    "62 oP mmm | Ca 4c Ti 4b O 4c O 8d | Ca 1 Ti 1 O 3",
+    "? | - | H 2 C 1 4 9",
+    "62 oP mmm | Ca 4c Ti 4a O 4c O 8d | Ca 1 Ti 1 O 3",
     "194 hP 6/mmm | Mg 2c | Mg 1",
 ]
 
@@ -134,8 +135,8 @@ def test_predict_with_rejects(tmp_path):
     table, rejects = pred.predict_with_rejects([SCOPES[0], "nonsense", SCOPES[1]], ids=["x", "y", "z"])
     assert table["id"].to_pylist() == ["x", "z"]
     assert set(table["model_id"].to_pylist()) == {pred.model_id}
-    assert [(r.id, r.stage, r.reason) for r in rejects] == [("y", "predict", "bad_scope")]
-    with pytest.raises(ScopeTokenError):
+    assert [(r.id, r.stage, r.reason) for r in rejects] == [("y", "predict", "invalid_scope")]
+    with pytest.raises(InvalidScopeError):
         pred.predict(["nonsense"])
 
 

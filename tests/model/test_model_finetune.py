@@ -42,7 +42,7 @@ def test_multitask_finetune_with_missing_labels_and_debye_head(tmp_path):
     pq.write_table(_table(160), tmp_path / "train.parquet")
     cfg = FinetuneConfig(
         data=[str(tmp_path / "train.parquet")], out_dir=str(tmp_path / "ft"), targets=["y1", "y2"],
-        debye="theta", units={"y1": "meV"}, epochs=6, batch_size=32, lr=2e-3, patience=3, threads=1,
+        debye="theta", units={"y1": "meV"}, epochs=10, batch_size=32, lr=2e-3, patience=3, threads=1,
         device="cpu", val_fraction=0.25,
     )  # fmt: skip
     ckpt = finetune(cfg)
@@ -104,6 +104,6 @@ def test_cloud_predict_cli(tmp_path, capsys):
     assert rc == 0
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert lines[0]["model_id"] == mid and isinstance(lines[0]["e_form"], float)
-    assert lines[1]["error"]["reason"] == "bad_scope" and "e_form" not in lines[1]
+    assert lines[1]["error"]["reason"] == "invalid_scope" and "e_form" not in lines[1]
     assert main(["predict", "--model", str(tmp_path / "nope"), "--scope", "? | - | Fe 1"]) == 1
     assert "does not exist" in capsys.readouterr().err

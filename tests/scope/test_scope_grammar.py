@@ -7,6 +7,8 @@ import pytest
 from cloud_core.scope import ScopeError, ScopeRecord, ScopeRejectReason, encode_formula
 from cloud_core.scope.tables import BRAVAIS_LATTICES, POINT_GROUPS, space_group_table
 
+R = ScopeRejectReason
+
 
 @pytest.mark.parametrize(
     "text",
@@ -87,27 +89,27 @@ def test_scope_encode_formula_rejects(formula, reason: ScopeRejectReason) -> Non
 
 
 @pytest.mark.parametrize(
-    "text",
+    ("text", "reason"),
     [
-        "225 cF m-3m | Na 4a Cl 4b",  # two sections
-        "225 cF m-3m | Cl 4b Na 4a | Na 1 Cl 1",  # orbit order not canonical
-        "225 cF m-3m | Na 4b Cl 4a | Na 1 Cl 1",  # letters not canonical (4a/4b swap)
-        "225 cP m-3m | Na 4a Cl 4b | Na 1 Cl 1",  # wrong Bravais lattice
-        "225 cF m-3 | Na 4a Cl 4b | Na 1 Cl 1",  # wrong point group
-        "225 cF m-3m | Na 8a Cl 4b | Na 1 Cl 1",  # wrong multiplicity
-        "225 cF m-3m | Na 4z Cl 4b | Na 1 Cl 1",  # no such letter
-        "225 cF m-3m | Na 4a Cl 4b | Na 2 Cl 1",  # stoichiometry disagrees with orbits
-        "225 cF m-3m | Na 4a Cl 4b | Cl 1 Na 1",  # element order
-        "231 cF m-3m | Na 4a Cl 4b | Na 1 Cl 1",  # no such group
-        "? | - | Fe 4 O 6",  # not reduced
-        "? | - | Fe 0 2 O 3",  # leading zero
-        "? | Fe 4a | Fe 1",  # unknown symmetry must have no orbits
-        "? | - | Qq 1",  # not an element
-        "? | - | 2 Fe",  # count before element
-        "? | - | Fe 1 Fe 1",  # repeated element
+        ("225 cF m-3m | Na 4a Cl 4b", R.INVALID_SCOPE),  # two sections
+        ("225 cF m-3m | Cl 4b Na 4a | Na 1 Cl 1", R.NOT_CANONICAL),  # orbit order not canonical
+        ("225 cF m-3m | Na 4b Cl 4a | Na 1 Cl 1", R.NOT_CANONICAL),  # letters not canonical (4a/4b swap)
+        ("225 cP m-3m | Na 4a Cl 4b | Na 1 Cl 1", R.INCONSISTENT_SYMMETRY),  # wrong Bravais lattice
+        ("225 cF m-3 | Na 4a Cl 4b | Na 1 Cl 1", R.INCONSISTENT_SYMMETRY),  # wrong point group
+        ("225 cF m-3m | Na 8a Cl 4b | Na 1 Cl 1", R.INVALID_WYCKOFF),  # wrong multiplicity
+        ("225 cF m-3m | Na 4z Cl 4b | Na 1 Cl 1", R.INVALID_WYCKOFF),  # no such letter
+        ("225 cF m-3m | Na 4a Cl 4b | Na 2 Cl 1", R.FORMULA_MISMATCH),  # stoichiometry disagrees with orbits
+        ("225 cF m-3m | Na 4a Cl 4b | Cl 1 Na 1", R.NOT_CANONICAL),  # element order
+        ("231 cF m-3m | Na 4a Cl 4b | Na 1 Cl 1", R.INVALID_SCOPE),  # no such group
+        ("? | - | Fe 4 O 6", R.NOT_CANONICAL),  # not reduced
+        ("? | - | Fe 0 2 O 3", R.INVALID_SCOPE),  # leading zero
+        ("? | Fe 4a | Fe 1", R.INVALID_SCOPE),  # unknown symmetry must have no orbits
+        ("? | - | Qq 1", R.INVALID_SCOPE),  # not an element
+        ("? | - | 2 Fe", R.INVALID_SCOPE),  # count before element
+        ("? | - | Fe 1 Fe 1", R.INVALID_SCOPE),  # repeated element
     ],
 )
-def test_scope_from_string_rejects_bad_strings(text: str) -> None:
+def test_scope_from_string_rejects_bad_strings(text: str, reason: ScopeRejectReason) -> None:
     with pytest.raises(ScopeError) as info:
         ScopeRecord.from_string(text)
-    assert info.value.reason == ScopeRejectReason.INVALID_SCOPE
+    assert info.value.reason == reason

@@ -128,10 +128,10 @@ def test_decoration_failure_reasons_are_strings():
 def test_scope_dedup_every_structure_encodable():
     scope = pytest.importorskip("cloud_core.scope")
     cands = _flat(PrototypePool(300, seed=5, dedup="scope", max_sites=24))
-    strings = [c.meta["scope"] for c in cands]
+    strings = [c.scope for c in cands]
     assert len(set(strings)) == len(strings)
     for c in cands[:100]:
-        assert scope.encode(c.structure).to_string() == c.meta["scope"]
+        assert scope.encode(c.structure).to_string() == c.scope
 
 
 def test_compact_file_roundtrip(tmp_path):
@@ -162,8 +162,14 @@ def test_bundled_pool():
         assert _charge_balanced(Composition(f).get_el_amt_dict(), m["oxidation_states"]), f
     dedup = metas[0]["dedup"]
     if dedup == "scope":
-        strings = [m["scope"] for m in metas]
-        assert len(set(strings)) == len(strings)
+        from cloud_core.scope import scope_version
+
+        strings = table.column("scope").to_pylist()
+        assert None not in strings and len(set(strings)) == len(strings)
+        assert set(table.column("scope_symprec").to_pylist()) == {0.01}
+        assert set(table.column("scope_version").to_pylist()) == {scope_version()}, (
+            "the SCOPE encoder changed since the bundled pool was built: rebuild it with `cloud build-pool`"
+        )
     else:
         keys = [m["decoration"] for m in metas]
         assert len(set(keys)) == len(keys)

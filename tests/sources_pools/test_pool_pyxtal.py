@@ -21,7 +21,7 @@ def test_pyxtal_pool_reproducible_balanced_unique_encodable():
     assert [c.id for c in cands] == [f"pyxtal-4-{i:08d}" for i in range(4)]
     assert pool.stats.accepted == 4 and pool.stats.attempts == 4 + len(rejects)
     assert all(r.stage == "generate" and r.reason in set(PyxtalRejectReason) and r.message for r in rejects)
-    scopes = [c.meta["scope"] for c in cands]
+    scopes = [c.scope for c in cands]
     assert len(set(scopes)) == len(scopes)
     for c in cands:
         s = c.structure
@@ -33,11 +33,11 @@ def test_pyxtal_pool_reproducible_balanced_unique_encodable():
         assert max(Element(el).X for el, q in ox.items() if q > 0) < min(
             Element(el).X for el, q in ox.items() if q < 0
         )
-        assert encode(s).to_string() == c.meta["scope"]
+        assert encode(s).to_string() == c.scope
         dm = s.distance_matrix
         assert dm[dm > 0].min() > 0.7  # pyxtal keeps atoms apart
     _, again, _ = _run(4, seed=4)
-    assert [c.meta["scope"] for c in again] == scopes
+    assert [c.scope for c in again] == scopes
     assert [c.structure for c in again] == [c.structure for c in cands]
 
 

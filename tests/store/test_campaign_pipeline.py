@@ -14,6 +14,8 @@ from screening.store import ResultsStore  # noqa: E402
 
 
 def _params(pool, ckpt, res, **kw) -> ScreenParameters:
+    kw.setdefault("objective", "custom")  # the pipeline's mechanics: rank by theta_K, no stability filter
+    kw.setdefault("max_e_above_hull", None)
     return ScreenParameters(
         source={"kind": "pool", "path": str(pool)}, checkpoint=str(ckpt), results_dir=str(res), **kw
     )
@@ -131,8 +133,10 @@ def test_cli_top_and_query_read_the_store(small_pool, tiny_checkpoint, tmp_path,
         _params(small_pool, tiny_checkpoint, tmp_path / "res", chunk_size=30, campaign_id="cli")
     )
     res = str(tmp_path / "res")
+    off = ["--max-e-above-hull", "none"]  # an untrained model: no stability filter
     assert (
-        main(["top", "--results", res, "-k", "3", "--by", "e_form", "--ascending", "--format", "json"]) == 0
+        main(["top", "--results", res, "-k", "3", "--by", "e_form", "--ascending", "--format", "json", *off])
+        == 0
     )
     rows = json.loads(capsys.readouterr().out)
     assert [r["rank"] for r in rows] == [1, 2, 3] and rows[0]["e_form"] <= rows[1]["e_form"] <= rows[2][
@@ -140,7 +144,18 @@ def test_cli_top_and_query_read_the_store(small_pool, tiny_checkpoint, tmp_path,
     ]
     assert (
         main(
-            ["top", "--results", res, "--where", "spacegroup=225", "--where", "n_sites<3", "--format", "csv"]
+            [
+                "top",
+                "--results",
+                res,
+                "--where",
+                "spacegroup=225",
+                "--where",
+                "n_sites<3",
+                "--format",
+                "csv",
+                *off,
+            ]
         )
         == 0
     )
