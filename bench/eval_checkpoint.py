@@ -367,7 +367,10 @@ def stage_ship(args: argparse.Namespace) -> Path:
         names = {k: SHIPPED_NAMES.get(k, k) for k in members.blends}
         GbmMembers(
             {names[k]: b for k, b in members.boosters.items()},
-            {names[k]: replace(b, target=names[k]) for k, b in members.blends.items()},
+            {
+                names[k]: replace(b, target=names[k], column=b.column if b.column == "theta_K" else names[k])
+                for k, b in members.blends.items()
+            },
         ).save(SHIP_DIR)
         model_id = checkpoint_id(SHIP_DIR)
     metrics = {

@@ -16,12 +16,13 @@ cannot tell polymorphs apart: the network's structure tokens are the only struct
 checkpoint has the member is declared in its config (``provenance.gbm_member``) and ablated in the model card
 (network alone, member alone, blend; same folds).
 
-Files: ``<checkpoint>/gbm/<target>.txt`` (LightGBM's text format: loading never unpickles) and
+Files: ``<checkpoint>/gbm/<target>.txt.gz`` (LightGBM's text format, gzipped: loading never unpickles) and
 ``<checkpoint>/gbm/blend.json``; both enter the model id (:func:`cloud_core.model.checkpoint.checkpoint_id`).
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 from dataclasses import asdict, dataclass
@@ -144,14 +145,17 @@ class GbmMembers:
         lgb = _lgb()
         raw = json.loads((d / BLEND_FILE).read_text())
         blends = {b["target"]: Blend(**b) for b in raw["blends"]}
-        boosters = {t: lgb.Booster(model_str=(d / f"{t}.txt").read_text()) for t in blends}
+        boosters = {
+            t: lgb.Booster(model_str=gzip.decompress((d / f"{t}.txt.gz").read_bytes()).decode()) for t in blends
+        }
         return cls(boosters, blends)
 
     def save(self, checkpoint: str | Path) -> None:
         d = Path(checkpoint) / GBM_DIR
         d.mkdir(parents=True, exist_ok=True)
-        for t, booster in self.boosters.items():
-            (d / f"{t}.txt").write_text(booster.model_to_string())
+        for t, booster in self.boosters.items():  # gzip: LightGBM's text is ~5x larger
+            data = gzip.compress(booster.model_to_string().encode(), compresslevel=9, mtime=0)
+            (d / f"{t}.txt.gz").write_bytes(data)
         doc = {"features": "cloud_core.composition.scope_features (magpie.csv)",
                "blends": [asdict(b) for b in self.blends.values()]}  # fmt: skip
         (d / BLEND_FILE).write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
