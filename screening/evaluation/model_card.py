@@ -132,8 +132,9 @@ def render(
         "heads never saw in fine-tuning (the encoder saw such strings only in masked-language pre-training): "
         "predictions for full structures are out of the fine-tuning distribution, are not validated here, and "
         "cannot be trusted to separate polymorphs of one composition. For the composition-level estimate of a "
-        "structure, predict on its symmetry-unknown form (same stoichiometry) and treat it as such. The "
-        "labels of a formula with several polymorphs are averages over them (crabnet's deduplication)."
+        "structure, predict on its symmetry-unknown form (same stoichiometry) and treat it as such. "
+        "Formation energy labels are each formula's ground state (the minimum over its Materials Project "
+        "polymorphs); the other labels of a formula with several polymorphs are averages over them."
     )
     add("")
     add("## Training data and provenance")
@@ -148,11 +149,27 @@ def render(
         for name, t in labels_manifest.get("tasks", {}).items():
             add(f"| `{name}` | {t['rows']:,} | {t['unit']} | {t['original']} |")
         add("")
+    shipped_from = ((config or {}).get("provenance") or {}).get("shipped_from")
     if shipped:
         tr = shipped.get("train", {})
         if tr.get("rows"):
             rows = ", ".join(f"`{k}` {v:,}" for k, v in tr["rows"].items())
-            add(f"The shipped model was fine-tuned on all rows of every fold (no test set held out): {rows}.")
+            if shipped_from and shipped_from != "ship":
+                add(f"The shipped model is the evaluation run `{shipped_from}`: fine-tuned on that fold's training rows "
+                    f"only ({rows}); its test formulas were never seen.")  # fmt: skip
+            else:
+                add(f"The shipped model was fine-tuned on all rows of every fold (no test set held out): {rows}.")
+        member = (config or {}).get("gbm_blend") or {}
+        if member:
+            add("")
+            add(
+                "**Declared gradient-boosting member.** Next to the network, the checkpoint carries one LightGBM "
+                "model per target on composition features (`gbm/`); the Predictor blends them per target with "
+                "weights chosen on the validation split (`cloud_core.model.gbm_member`). Blend weights of the "
+                "member: "
+                + ", ".join(f"`{b['target']}` {b['weight']:.2f}" for b in member.get("blends", []))
+                + ". A weight of 1 means that target is the member alone (composition only: polymorphs tie)."
+            )
         pre = tr.get("pretrain") or {}
         if pre:
             add(
@@ -195,10 +212,14 @@ def render(
     add("")
     add("## Evaluation")
     add("")
-    add(
-        "**The shipped model (trained on all data) is not the model evaluated here.** Each fold's numbers come "
-        "from a model of the same size and recipe trained on that fold's training rows only."
-    )
+    if shipped_from and shipped_from != "ship":
+        add(f"**The shipped model is the evaluated run `{shipped_from}`**: its numbers below are held-out numbers "
+            "of the shipped weights themselves.")  # fmt: skip
+    else:
+        add(
+            "**The shipped model (trained on all data) is not the model evaluated here.** Each fold's numbers come "
+            "from a model of the same size and recipe trained on that fold's training rows only."
+        )
     add("")
     proto = (cloud or {}).get("protocol", {})
     folds_cloud = proto.get("folds")
@@ -303,11 +324,15 @@ def write_model_card(
     out: Path | None = None,
 ) -> Path:
     """Render the card from the files and write it (atomically) to ``out`` or ``<checkpoint>/MODEL_CARD.md``."""
+    config = _load_optional(checkpoint / "config.json")
+    blend = _load_optional(checkpoint / "gbm" / "blend.json")
+    if config is not None and blend is not None:
+        config = {**config, "gbm_blend": blend}
     text = render(
         read_json(baselines),
         _load_optional(cloud),
         _load_optional(checkpoint / "metrics.json"),
-        _load_optional(checkpoint / "config.json"),
+        config,
         _load_optional(labels_manifest),
     )
     out = out or checkpoint / "MODEL_CARD.md"
