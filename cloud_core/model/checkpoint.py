@@ -13,7 +13,6 @@ weight or any config field changes, and is written next to every prediction.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -130,26 +129,14 @@ def default_checkpoint_path() -> Path:
 
 
 def checkpoint_id(path: str | os.PathLike[str]) -> str:
-    """The model id: sha256 of the weights file bytes followed by the config file bytes.
+    """The model id: sha256 of the weights, the config and any gradient-boosting member files (see
+    :mod:`cloud_core.model.model_id`, which computes it without torch)."""
+    from cloud_core.model.model_id import model_id
 
-    A checkpoint with gradient-boosting members (``gbm/``, :mod:`cloud_core.model.gbm_member`) adds each of
-    their files (name and bytes, in name order), so changing a member or a blend weight changes the id.
-    """
-    path = Path(path)
-    h = hashlib.sha256()
-    files = [path / WEIGHTS, path / CONFIG]
-    for f in files:
-        if not f.is_file():
-            raise CheckpointError(f"checkpoint {path} has no {f.name}")
-    members = path / "gbm"
-    extra = sorted(members.iterdir()) if members.is_dir() else []
-    for f in files + extra:
-        if f in extra:
-            h.update(f.name.encode())
-        with f.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-    return h.hexdigest()
+    try:
+        return model_id(path)
+    except FileNotFoundError as exc:
+        raise CheckpointError(str(exc)) from None
 
 
 def save_checkpoint(

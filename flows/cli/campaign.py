@@ -572,7 +572,7 @@ def _cmd_top(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from screening.objectives import Ranking
-    from screening.ranking import latest_campaign, rank_objective
+    from screening.ranking import check_ranking, latest_campaign, rank_objective, target_columns
 
     store = _store(args)
     campaign = args.campaign or latest_campaign(store)
@@ -583,7 +583,8 @@ def _cmd_top(args: argparse.Namespace) -> int:
         )
         return 1
     try:
-        conds = list(args.where)
+        # filters checked against the campaign's leaderboard (column names and value types) before any SQL
+        _, conds = check_ranking(target_columns(store, campaign), None, list(args.where))
         fields = {"objective": Objective.CUSTOM, **objective_fields(args)}
         if fields["objective"] is Objective.CUSTOM:
             fields.update(by=args.by, descending=not args.ascending)

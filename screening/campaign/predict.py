@@ -80,18 +80,10 @@ def shipped_checkpoint_path() -> Path:
 
 
 def model_id_of(path: Path) -> str:
-    """The model id of a checkpoint directory: sha256 of the weights file bytes, then the config file bytes."""
-    import hashlib
+    """The model id of a checkpoint directory (:func:`cloud_core.model.model_id.model_id`, no torch import)."""
+    from cloud_core.model.model_id import model_id
 
-    h = hashlib.sha256()
-    for name in ("model.safetensors", "config.json"):
-        f = path / name
-        if not f.is_file():
-            raise FileNotFoundError(f"model checkpoint {path} has no {name}")
-        with f.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-    return h.hexdigest()
+    return model_id(path)
 
 
 def _predict_isolating(

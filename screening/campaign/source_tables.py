@@ -81,9 +81,9 @@ def _read_rejects_table(rejects: list[Reject]) -> pa.Table:
     a reject with the source's reason (stage ``read``), so every item of the source is accounted for."""
     metas = [json.dumps({READ_REJECT_KEY: {"reason": str(r.reason), "message": r.message}}) for r in rejects]
     n = len(rejects)
-    return pa.table(
-        [[r.id for r in rejects], [FILES_SOURCE] * n, [None] * n, [None] * n, metas], schema=CANDIDATE_SCHEMA
-    )
+    columns: list[list] = [[r.id for r in rejects], [FILES_SOURCE] * n, [None] * n, [None] * n, metas]
+    columns += [[None] * n for _ in CANDIDATE_SCHEMA.names[len(columns) :]]  # no stored SCOPE string
+    return pa.table(columns, schema=CANDIDATE_SCHEMA)
 
 
 def _generated(source: SourceSpec, batch_rows: int) -> Iterator[pa.Table]:
@@ -121,6 +121,10 @@ def iter_source_tables(source: SourceSpec, batch_rows: int = 10_000) -> Iterator
         return
     left = source.limit
     for table in _generated(source, batch_rows):
+        missing = [f for f in CANDIDATE_SCHEMA if f.name not in table.column_names]
+        for field in missing:  # sources that store no SCOPE string (files, mp shards): null columns
+            table = table.append_column(field, pa.nulls(table.num_rows, field.type))
+        table = table.select(CANDIDATE_SCHEMA.names)
         if left is not None:
             table = table.slice(0, left)
             left -= table.num_rows

@@ -440,6 +440,9 @@ def iter_candidate_tables(out_dir: str | os.PathLike[str]) -> Iterator[pa.Table]
     """The download's candidates as tables with :data:`~screening.sources.candidate.CANDIDATE_SCHEMA`, one
     shard (page) at a time (what a campaign reads; no structure is parsed)."""
     for table in MPShardStore(out_dir).iter_tables():
+        for col in CANDIDATE_SCHEMA:  # shards store no SCOPE string yet: null columns
+            if col.name not in table.column_names:
+                table = table.append_column(col, pa.nulls(table.num_rows, col.type))
         yield table.select(CANDIDATE_SCHEMA.names).cast(CANDIDATE_SCHEMA)
 
 

@@ -132,8 +132,10 @@ def test_top_bad_values(args, needle, capsys, top_store):
 
 
 def test_top_good_values_still_work(capsys, top_store):
+    # the stability threshold off: this store's tiny model is untrained, so few of its rows are near the hull
     rc, out, err = run_cli(["top", "--results", str(top_store), "-k", "3", "--where", "spacegroup>=1",
-                            "--where", "formula!=NaCl", "--format", "csv"], capsys)  # fmt: skip
+                            "--where", "formula!=NaCl", "--max-e-above-hull", "none", "--format", "csv"],
+                           capsys)  # fmt: skip
     assert rc == 0, err
     assert len(out.strip().splitlines()) == 4
 

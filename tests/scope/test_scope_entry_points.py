@@ -127,7 +127,7 @@ def test_prototype_pool_validates_on_write(monkeypatch) -> None:
     from cloud_core.scope.validate import validate_scope
 
     for c in cands:  # what was written is valid (prototypes the fast path does not cover go through encode)
-        assert validate_scope(c.meta["scope"]) == c.meta["scope"]
+        assert validate_scope(c.scope) == c.scope
 
 
 def test_pyxtal_pool_validates_on_write(monkeypatch) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 
 import pyarrow.parquet as pq
+import pytest
 
 from flows.cli import main
 from screening.sources.candidate import CANDIDATE_SCHEMA
@@ -17,7 +18,9 @@ def test_build_pool_cli(tmp_path, capsys):
     assert table.num_rows == 40 and table.schema.equals(CANDIDATE_SCHEMA)
     prov = (out.parent / "PROVENANCE.md").read_text()
     assert "| `p.parquet` | 40 |" in prov
-    assert main(["build-pool", "--size", "0", "--out", str(out)]) == 2
+    with pytest.raises(SystemExit) as exc:  # argparse refuses the value, one line naming --size
+        main(["build-pool", "--size", "0", "--out", str(out)])
+    assert exc.value.code == 2
 
 
 def test_build_pretrain_corpus_cli(tmp_path, capsys):

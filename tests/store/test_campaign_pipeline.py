@@ -111,7 +111,7 @@ def test_predict_isolates_bad_inputs():
 
 
 def test_source_errors_are_clear(tmp_path, tiny_checkpoint):
-    with pytest.raises(FileNotFoundError, match="pool"):
+    with pytest.raises(ValueError, match="no such candidate pool"):  # refused when the parameters are made
         run_campaign(_params(tmp_path / "nope.parquet", tiny_checkpoint, tmp_path / "res"))
     dup = tmp_path / "dup.parquet"
     from screening.sources.candidate import CANDIDATE_SCHEMA
