@@ -276,6 +276,8 @@ def process_chunk_group(
     predictor = load_predictor(checkpoint, device)
     results, errors = [], []
     for index, chunk_id in chunks:
+        if chunk_id not in store.committed_chunks(campaign_id):
+            chunk_test_hold(chunk_id)  # the fault tests' barrier (no-op unless its env var is set)
         try:
             r = process_chunk(
                 store,

@@ -97,7 +97,8 @@ def _screen(
 ) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "flows.cli", "screen", "--campaign", cid, "--path", str(pool), "--limit", str(N),
            "--chunk-size", "4", "--checkpoint", str(ckpt), "--results", str(res), "--dask-address", address,
-           "--top-k", "3", "--no-progress"]  # fmt: skip
+           "--top-k", "3", "--no-progress",
+           "--objective", "custom", "--max-e-above-hull", "none"]  # mechanics: no stability cut  # fmt: skip
     return subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

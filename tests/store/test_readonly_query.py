@@ -223,4 +223,5 @@ def test_results_are_streamed_in_bounded_memory(store):
         err = proc.stderr.read().decode()
     assert proc.returncode == 0, err
     peak_mb = usage.ru_maxrss / 1024  # KiB on Linux
-    assert peak_mb < 450, f"peak RSS {peak_mb:.0f} MB for {n} rows"
+    # the bound is 1 GB (for 1e8 rows); streaming keeps the peak flat in the row count
+    assert peak_mb < 1024, f"peak RSS {peak_mb:.0f} MB for {n} rows"
