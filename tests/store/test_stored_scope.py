@@ -101,7 +101,7 @@ def test_scope_only_candidates(tiny_checkpoint, tmp_path):
         and by_id["s-1"]["spacegroup"] == 167
     )
     assert by_id["s-2"]["status"] == "rejected"
-    assert rejects == [{"candidate_id": "s-2", "stage": "scope", "reason": "invalid_scope"}]
+    assert rejects == [{"candidate_id": "s-2", "stage": "scope", "reason": "not_canonical"}]
 
 
 def test_sample_size():
