@@ -29,22 +29,15 @@ sys.path.insert(0, str(ROOT))
 
 from screening.corpora.labels import DEFAULT_SOURCE, N_FOLDS, TASKS, Task, default_labels_dir, load_all  # noqa: E402
 from screening.evaluation.metrics_file import read_json, run_metadata, summarize, write_json  # noqa: E402
+from screening.evaluation.model_card import MAIN_TASKS  # noqa: E402
 
 log = logging.getLogger("eval_checkpoint")
 
 RUNS = ROOT / "runs" / "eval"
 OUT = ROOT / "bench" / "results" / "eval_checkpoint.json"
 SHIP_DIR = ROOT / "cloud_core" / "data" / "checkpoints" / "default"
-#: the fine-tuned targets (Debye temperature as a plain regression target unless a Debye head is wired in)
-FINETUNE_TASKS = (
-    Task.E_FORM,
-    Task.BAND_GAP,
-    Task.LOG10_K_VRH,
-    Task.LOG10_G_VRH,
-    Task.AFLOW_DEBYE,
-    Task.AFLOW_KAPPA,
-    Task.AFLOW_THERMAL_EXPANSION,
-)
+#: the fine-tuned targets: the tasks the model card shows (one list, in screening.evaluation.model_card)
+FINETUNE_TASKS = MAIN_TASKS
 
 
 def _settings(args: argparse.Namespace) -> dict:
