@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 from screening.corpora.labels import DEFAULT_SOURCE, N_FOLDS, TASKS, Task, default_labels_dir, load_all  # noqa: E402
 from screening.evaluation.metrics_file import read_json, run_metadata, summarize, write_json  # noqa: E402
 from screening.evaluation.model_card import MAIN_TASKS  # noqa: E402
+from screening.evaluation.training import task_name  # noqa: E402
 
 log = logging.getLogger("eval_checkpoint")
 
@@ -59,6 +60,7 @@ def _settings(args: argparse.Namespace) -> dict:
         "eval_every": args.eval_every,
         "init_variant": args.init_variant,
         "gbm_member": args.gbm_member,
+        "mlip_labels": "" if args.no_mlip else str(args.mlip_labels),
     }
 
 
@@ -151,6 +153,29 @@ def _pretrain_record() -> dict:
 
 
 # ------------------------------------------------------------------------------------------------ fine-tune
+def _tables(labels: str, mlip_labels: str) -> tuple[dict, list]:
+    """The crabnet label tables, plus the CHGNet task (``e_form_mlip``) when ``mlip_labels`` names its file;
+    and the fine-tuned tasks."""
+    tables: dict = dict(load_all(labels))
+    tasks: list = list(FINETUNE_TASKS)
+    if mlip_labels:
+        from screening.corpora.mlip_task import MLIP_E_FORM, mlip_table
+
+        tables[MLIP_E_FORM] = mlip_table(tables, mlip_labels)
+        tasks.append(MLIP_E_FORM)
+    return tables, tasks
+
+
+def _file_record(path: str) -> dict | None:
+    """Path and sha256 of an input file (the CHGNet labels grow while their job runs: record which)."""
+    if not path:
+        return None
+    import hashlib
+
+    return {"path": str(Path(path).resolve().relative_to(ROOT)) if Path(path).resolve().is_relative_to(ROOT)
+            else str(path), "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest()}  # fmt: skip
+
+
 def _run_one(job: dict) -> dict:
     """One fine-tuning + evaluation (runs in a worker process)."""
     from screening.evaluation.training import evaluate_on_tables, finetune_multitask
@@ -160,16 +185,16 @@ def _run_one(job: dict) -> dict:
     if result_file.is_file():
         return read_json(result_file)
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s [{out.name}] %(message)s")
-    tables = load_all(job["labels"])
+    tables, tasks = _tables(job["labels"], job.get("mlip_labels", ""))
     from screening.evaluation.folds import split_fold
 
     if job["fold"] is None:
-        train = {t: tables[t] for t in FINETUNE_TASKS}
+        train = {t: tables[t] for t in tasks}
         tests = {}
     else:
         splits = split_fold({t: tables[t] for t in tables}, job["fold"])
-        train = {t: splits[t].train for t in FINETUNE_TASKS}
-        tests = {t: splits[t].test for t in FINETUNE_TASKS}
+        train = {t: splits[t].train for t in tasks}
+        tests = {t: splits[t].test for t in tasks}
     t0 = time.monotonic()
     ckpt, record = finetune_multitask(
         train,
@@ -188,7 +213,12 @@ def _run_one(job: dict) -> dict:
         patience=job.get("patience"),
         eval_every=job.get("eval_every", 100),
         gbm_member=job.get("gbm_member", False),
-        provenance={"fold": job["fold"], "variant": job["variant"], "labels_manifest": job["manifest"]},
+        provenance={
+            "fold": job["fold"],
+            "variant": job["variant"],
+            "labels_manifest": job["manifest"],
+            "mlip_labels": _file_record(job.get("mlip_labels", "")),
+        },
     )
     seconds = time.monotonic() - t0
     result = {
@@ -196,17 +226,28 @@ def _run_one(job: dict) -> dict:
         "variant": job["variant"],
         "seed": job["seed"],
         "train_seconds": seconds,
-        "n_train": {t.value: len(df) for t, df in train.items()},
+        "n_train": {task_name(t): len(df) for t, df in train.items()},
         "training": record,
     }
     if tests:
-        result["n_test"] = {t.value: len(df) for t, df in tests.items()}
+        result["n_test"] = {task_name(t): len(df) for t, df in tests.items()}
         result["metrics"] = evaluate_on_tables(ckpt, tests)
         if job.get("gbm_member"):  # the ablation: each member of the blend alone, same test rows
             result["metrics_network"] = evaluate_on_tables(ckpt, tests, mode="network")
             result["metrics_member"] = evaluate_on_tables(ckpt, tests, mode="member")
     write_json(result_file, result)
     return result
+
+
+_JOB_KEYS = (
+    "composition",
+    "uncertainty",
+    "balance_power",
+    "patience",
+    "eval_every",
+    "gbm_member",
+    "mlip_labels",
+)
 
 
 def _jobs(args: argparse.Namespace) -> list[dict]:
@@ -221,7 +262,7 @@ def _jobs(args: argparse.Namespace) -> list[dict]:
         "steps": s["finetune_steps"],
         "threads": s["threads"],
         "manifest": manifest,
-        **{k: s[k] for k in ("composition", "uncertainty", "balance_power", "patience", "eval_every", "gbm_member")},
+        **{k: s[k] for k in _JOB_KEYS},
     }
     pre = str(RUNS / "pretrain" / "checkpoint")
     jobs = []
@@ -265,9 +306,9 @@ def stage_blend(args: argparse.Namespace) -> list[dict]:
         ckpt = f.parent / "checkpoint"
         if result.get("fold") is None or "metrics_member" in result or not (ckpt / "gbm").is_dir():
             continue
-        tables = load_all(args.labels)
+        tables, tasks = _tables(args.labels, _settings(args)["mlip_labels"])
         splits = split_fold({t: tables[t] for t in tables}, result["fold"])
-        tests = {t: splits[t].test for t in FINETUNE_TASKS}
+        tests = {t: splits[t].test for t in tasks}
         result["metrics_network"] = evaluate_on_tables(ckpt, tests, mode="network")
         result["metrics_member"] = evaluate_on_tables(ckpt, tests, mode="member")
         write_json(f, result)
@@ -278,6 +319,7 @@ def stage_blend(args: argparse.Namespace) -> list[dict]:
 # ------------------------------------------------------------------------------------------------ ship
 #: label set -> the shipped checkpoint's target name (the names the rest of the system uses)
 SHIPPED_NAMES = {
+    "e_form_mlip": "e_form_mlip",
     Task.E_FORM.value: "e_form",
     Task.BAND_GAP.value: "band_gap",
     Task.LOG10_K_VRH.value: "log10_k_vrh",
@@ -332,7 +374,7 @@ def stage_ship(args: argparse.Namespace) -> Path:
         "variant": s["init_variant"],
         "seed": 0,
         "init": str(RUNS / "pretrain" / "checkpoint") if s["init_variant"] == "pretrained" else None,
-        **{k: s[k] for k in ("composition", "uncertainty", "balance_power", "patience", "eval_every", "gbm_member")},
+        **{k: s[k] for k in _JOB_KEYS},
         "out": str(RUNS / "ship"),
     }
     if args.ship_from:  # ship a finished evaluation run (its test metrics are the card's numbers for it)
@@ -475,23 +517,45 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--steps", type=int, default=600, help="optimiser steps per evaluation fine-tuning")
     p.add_argument("--ship-steps", type=int, default=400, help="optimiser steps of the shipped model")
-    p.add_argument("--ship-from", default=None, metavar="RUN",
-                   help="ship stage: ship this finished run (runs/eval/finetune/RUN) instead of training anew")
+    p.add_argument(
+        "--ship-from",
+        default=None,
+        metavar="RUN",
+        help="ship stage: ship this finished run (runs/eval/finetune/RUN) instead of training anew",
+    )
     p.add_argument(
         "--only", choices=["pretrained", "scratch"], default=None, help="folds stage: one variant only"
     )
     p.add_argument("--folds", type=int, nargs="+", default=list(range(N_FOLDS)))
     p.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2])
-    p.add_argument("--init-variant", choices=["pretrained", "scratch"], default="pretrained",
-                   help="the per-fold and shipped runs: from the pre-trained encoder or from scratch")
-    p.add_argument("--composition", default="magpie.csv",
-                   help="element property table of the composition inputs ('' = tokens only)")
+    p.add_argument(
+        "--init-variant",
+        choices=["pretrained", "scratch"],
+        default="pretrained",
+        help="the per-fold and shipped runs: from the pre-trained encoder or from scratch",
+    )
+    p.add_argument(
+        "--composition",
+        default="magpie.csv",
+        help="element property table of the composition inputs ('' = tokens only)",
+    )
     p.add_argument("--no-uncertainty", action="store_true", help="no Laplace scale heads / *_std columns")
     p.add_argument("--balance-power", type=float, default=0.5, help="task balance of the row sampling")
     p.add_argument("--patience", type=int, default=8, help="early stopping: evaluations without improvement")
     p.add_argument("--eval-every", type=int, default=250, help="validation every N steps")
-    p.add_argument("--gbm-member", action=argparse.BooleanOptionalAction, default=True,
-                   help="add the declared composition-only LightGBM member per target (cloud_core.model.gbm_member)")
+    p.add_argument(
+        "--gbm-member",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="add the declared composition-only LightGBM member per target (cloud_core.model.gbm_member)",
+    )
+    p.add_argument(
+        "--mlip-labels",
+        type=Path,
+        default=ROOT / "data" / "mlip_labels" / "labels.parquet",
+        help="CHGNet structure labels (cloud build-mlip-labels) for the e_form_mlip task",
+    )
+    p.add_argument("--no-mlip", action="store_true", help="composition labels only (no e_form_mlip task)")
     p.add_argument("--ablation-fold", type=int, default=0)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--note", default="")

@@ -58,6 +58,11 @@ class TargetSpec:
     uncertainty: str = ""
     #: calibration factor on the standard deviation ``sqrt(2) b``, fitted on the validation split
     std_scale: float = 1.0
+    #: multi-fidelity structure term (empty = none): for a full-structure string ``s`` the Predictor returns
+    #: this target of ``s``'s composition-only string ``c`` plus ``via(s) - via(c)``, where ``via`` names a
+    #: structure-level target (``e_form_mlip``, CHGNet fidelity): how far ``s`` sits above the ground state of
+    #: its composition (see :mod:`cloud_core.model.structure_term`); one extra encoder pass per candidate
+    structure_via: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -20,6 +20,7 @@ import torch
 from cloud_core.model.checkpoint import CheckpointConfig, TargetSpec, default_checkpoint_path, load_checkpoint
 from cloud_core.model.encoder import CloudModel
 from cloud_core.model.gbm_member import GbmMembers
+from cloud_core.model.structure_term import apply_structure_terms
 from cloud_core.model.vocab import ScopeTokenError, get_vocabulary
 from cloud_core.rejects import Reject
 
@@ -131,7 +132,7 @@ class Predictor:
         from cloud_core.scope.validate import validate_scope
 
         encoded = [self._encode(validate_scope(s)) for s in scope_strings]
-        return self._blend(self._run(encoded, batch_size, embeddings), scope_strings)
+        return self._finish(self._run(encoded, batch_size, embeddings), list(scope_strings), batch_size)
 
     def predict_with_rejects(
         self,
@@ -166,10 +167,22 @@ class Predictor:
                 rejects.append(Reject(i, "predict", "bad_scope", str(exc)))
         accepted = set(ok_ids)
         table = self._run(encoded, batch_size, embeddings)
-        table = self._blend(table, [s for i, s in zip(ids, scope_strings, strict=True) if i in accepted])
+        table = self._finish(
+            table, [s for i, s in zip(ids, scope_strings, strict=True) if i in accepted], batch_size
+        )
         table = table.add_column(0, "id", pa.array(ok_ids, pa.string()))
         table = table.append_column(MODEL_ID_COLUMN, pa.array([self.model_id] * len(ok_ids), pa.string()))
         return table, rejects
+
+    def _finish(self, table: pa.Table, scopes: list[str], batch_size: int | None) -> pa.Table:
+        """The network's table -> the predictions: members blended in, then the structure terms applied."""
+
+        def composition_pass(comps: list[str]) -> pa.Table:
+            return self._blend(self._run([self._encode(c) for c in comps], batch_size, False), comps)
+
+        return apply_structure_terms(
+            self._blend(table, scopes), scopes, self.config.targets, composition_pass
+        )
 
     def _blend(self, table: pa.Table, scopes: Sequence[str]) -> pa.Table:
         """The network's table with the gradient-boosting members blended in (unchanged without members)."""

@@ -26,12 +26,26 @@ import pandas as pd
 import torch
 
 from screening.corpora.labels import TASKS, Task
+from screening.corpora.mlip_task import MLIP_E_FORM, MLIP_UNIT
 from screening.evaluation.baselines import regression_metrics
 
 log = logging.getLogger(__name__)
 
 
-def merge_tasks(tables: Mapping[Task, pd.DataFrame]) -> tuple[list[str], np.ndarray, list[Task]]:
+def task_name(task: Task | str) -> str:
+    """A training task's name: a crabnet label set's value, or the CHGNet task ``e_form_mlip``."""
+    return task.value if isinstance(task, Task) else str(task)
+
+
+def task_unit(task: Task | str) -> str:
+    if isinstance(task, Task):
+        return TASKS[task].unit
+    if task == MLIP_E_FORM:
+        return MLIP_UNIT
+    raise ValueError(f"unknown training task {task!r}")
+
+
+def merge_tasks(tables: Mapping[Task | str, pd.DataFrame]) -> tuple[list[str], np.ndarray, list[Task | str]]:
     """One row per SCOPE string, one column per task (NaN where a task has no label)."""
     tasks = list(tables)
     index: dict[str, int] = {}
@@ -129,7 +143,7 @@ def calibrate_std(
 
 
 def finetune_multitask(
-    tables: Mapping[Task, pd.DataFrame],
+    tables: Mapping[Task | str, pd.DataFrame],
     out: str | Path,
     *,
     init: str | Path | None = None,
@@ -216,7 +230,7 @@ def finetune_multitask(
     scopes = [s for s, k in zip(scopes, ok, strict=True) if k]
     if len(encoded) < 10:
         raise ValueError(f"only {len(encoded)} encodable training rows")
-    names = [t.value for t in tasks]
+    names = [task_name(t) for t in tasks]
     is_val = hash_split(scopes, val_fraction, seed)
     tr_idx, val_idx = np.flatnonzero(~is_val), np.flatnonzero(is_val)
     val = LabelledSet([encoded[i] for i in val_idx], y[val_idx], [scopes[i] for i in val_idx])
@@ -229,13 +243,14 @@ def finetune_multitask(
         unc = f"{name}__logb" if uncertainty else ""
         if task == debye_task:
             med = float(np.median(lab))
-            specs.append(TargetSpec(name, kind="debye", unit=TASKS[task].unit, uncertainty=unc))
+            specs.append(TargetSpec(name, kind="debye", unit=task_unit(task), uncertainty=unc))
             heads.append(HeadSpec(name, kind="debye", options={"theta_init_K": med, "theta_scale_K": med}))
         else:
             std = float(lab.std()) if lab.size > 1 and lab.std() > 0 else 1.0
             link = "softplus" if task in NON_NEGATIVE else "identity"
-            specs.append(TargetSpec(name, mean=float(lab.mean()), std=std, unit=TASKS[task].unit, link=link,
-                                    uncertainty=unc))  # fmt: skip
+            via = MLIP_E_FORM if task == Task.E_FORM and MLIP_E_FORM in names else ""
+            specs.append(TargetSpec(name, mean=float(lab.mean()), std=std, unit=task_unit(task), link=link,
+                                    uncertainty=unc, structure_via=via))  # fmt: skip
             heads.append(HeadSpec(name))
         if unc:
             heads.append(HeadSpec(unc, n_layers=1))
@@ -388,6 +403,8 @@ def fit_gbm_members(
     for j, t in enumerate(specs):
         col = "theta_K" if t.kind == "debye" else t.name
         log_space = t.kind == "debye"
+        if t.name == MLIP_E_FORM:  # a structure-level target: a composition-only member cannot help it
+            continue
         tr = tr_idx[np.isfinite(y[tr_idx, j])]
         va = np.flatnonzero(np.isfinite(y[val_idx, j]))
         if len(tr) < 50 or len(va) < 20:
@@ -457,11 +474,12 @@ def evaluate_on_tables(
     out = {}
     for task, df in tests.items():
         table = pred.predict(list(df["scope"]))
-        col = _prediction_column(pred.config.targets, task.value)
+        name = task_name(task)
+        col = _prediction_column(pred.config.targets, name)
         y, p = df["target"].to_numpy(), table.column(col).to_numpy()
-        out[task.value] = regression_metrics(y, p)
+        out[name] = regression_metrics(y, p)
         if f"{col}_std" in table.column_names:
-            out[task.value].update(uncertainty_metrics(y, p, table.column(f"{col}_std").to_numpy()))
+            out[name].update(uncertainty_metrics(y, p, table.column(f"{col}_std").to_numpy()))
     return out
 
 
@@ -489,7 +507,7 @@ def sample_predictions(
 
     rng = np.random.default_rng(123)
     scopes: list[str] = []
-    for t in sorted(tables, key=lambda t: t.value):
+    for t in sorted(tables, key=task_name):
         df = tables[t]
         scopes.extend(df["scope"].iloc[rng.choice(len(df), n_per_task, replace=False)])
     scopes.append("225 cF m-3m | Na 4a Cl 4b | Na 1 Cl 1")  # a full-structure string too
