@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from screening.corpora.labels import DEFAULT_SOURCE, N_FOLDS, TASKS, Task, default_labels_dir, load_all  # noqa: E402
 from screening.evaluation.metrics_file import read_json, run_metadata, summarize, write_json  # noqa: E402
 from screening.evaluation.model_card import MAIN_TASKS  # noqa: E402
-from screening.evaluation.training import task_name  # noqa: E402
+from screening.evaluation.training import FAMILIES, task_name  # noqa: E402
 
 log = logging.getLogger("eval_checkpoint")
 
@@ -195,6 +195,13 @@ def _run_one(job: dict) -> dict:
         splits = split_fold({t: tables[t] for t in tables}, job["fold"])
         train = {t: splits[t].train for t in tasks}
         tests = {t: splits[t].test for t in tasks}
+    family = job.get("family")
+    if family:  # hold a chemical family out of every training table (the out-of-distribution check)
+        from screening.evaluation.training import FAMILIES, in_family
+
+        train = {
+            t: df[~in_family(df["scope"], FAMILIES[family])].reset_index(drop=True) for t, df in train.items()
+        }
     t0 = time.monotonic()
     ckpt, record = finetune_multitask(
         train,
@@ -218,6 +225,7 @@ def _run_one(job: dict) -> dict:
             "variant": job["variant"],
             "labels_manifest": job["manifest"],
             "mlip_labels": _file_record(job.get("mlip_labels", "")),
+            "family_held_out": family,
         },
     )
     seconds = time.monotonic() - t0
@@ -235,6 +243,10 @@ def _run_one(job: dict) -> dict:
         if job.get("gbm_member"):  # the ablation: each member of the blend alone, same test rows
             result["metrics_network"] = evaluate_on_tables(ckpt, tests, mode="network")
             result["metrics_member"] = evaluate_on_tables(ckpt, tests, mode="member")
+        if family:
+            from screening.evaluation.training import FAMILIES, family_sigma
+
+            result["family"] = {"name": family, **family_sigma(ckpt, tests, FAMILIES[family])}
     write_json(result_file, result)
     return result
 
@@ -286,6 +298,15 @@ def _jobs(args: argparse.Namespace) -> list[dict]:
     for j in jobs:
         j["out"] = str(RUNS / "finetune" / f"fold{j['fold']}-{j['variant']}-seed{j['seed']}")
     return jobs
+
+
+def stage_family(args: argparse.Namespace) -> dict:
+    """One run on the ablation fold with a chemical family (``--family``) held out of all training: does the
+    predicted sigma grow out of distribution? (``runs/eval/family/<family>-fold<k>``)"""
+    job = next(j for j in _jobs(args) if j["fold"] == args.ablation_fold and j["seed"] == 0)
+    job = {**job, "family": args.family, "steps": args.family_steps or job["steps"],
+           "out": str(RUNS / "family" / f"{args.family}-fold{args.ablation_fold}")}  # fmt: skip
+    return _run_one(job)
 
 
 def stage_folds(args: argparse.Namespace) -> list[dict]:
@@ -507,7 +528,9 @@ def _print_table(report: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("stage", choices=["corpus", "pretrain", "folds", "blend", "ship", "report", "all"])
+    p.add_argument(
+        "stage", choices=["corpus", "pretrain", "folds", "blend", "family", "ship", "report", "all"]
+    )
     p.add_argument("--labels", type=Path, default=default_labels_dir())
     p.add_argument("--size", default="tiny")
     p.add_argument("--pretrain-steps", type=int, default=500)
@@ -557,6 +580,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--no-mlip", action="store_true", help="composition labels only (no e_form_mlip task)")
     p.add_argument("--ablation-fold", type=int, default=0)
+    p.add_argument(
+        "--family", default="lanthanides", choices=sorted(FAMILIES), help="family stage: the family held out"
+    )
+    p.add_argument("--family-steps", type=int, default=None, help="family stage: steps (default --steps)")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--note", default="")
     p.add_argument("--out", type=Path, default=OUT)

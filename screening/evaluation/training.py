@@ -499,6 +499,47 @@ def uncertainty_metrics(y: np.ndarray, pred: np.ndarray, std: np.ndarray) -> dic
     }
 
 
+#: chemical families that can be held out of training to test the uncertainty out of distribution
+FAMILIES: dict[str, tuple[str, ...]] = {
+    "lanthanides": ("La", "Ce", "Pr", "Nd", "Pm", "Sm", "Eu", "Gd", "Tb", "Dy", "Ho", "Er", "Tm", "Yb", "Lu"),
+}
+
+
+def in_family(scopes, elements) -> np.ndarray:
+    """Mask of SCOPE strings whose composition contains any of ``elements``."""
+    from screening.evaluation.folds import scope_stoichiometry
+
+    el = set(elements)
+    return np.fromiter((any(e in el for e, _ in scope_stoichiometry(s)) for s in scopes), dtype=bool)
+
+
+def family_sigma(checkpoint: str | Path, tests: Mapping[Task | str, pd.DataFrame], elements) -> dict[str, Any]:
+    """Per task: median predicted sigma and MAE on test rows inside the family vs the others, and their ratio.
+
+    Meant for a checkpoint trained with the family held out: its sigma should be larger there.
+    """
+    from cloud_core.model import Predictor
+
+    pred = Predictor.from_checkpoint(checkpoint, device="cpu", threads=1)
+    out: dict[str, Any] = {}
+    for task, df in tests.items():
+        name = task_name(task)
+        col = _prediction_column(pred.config.targets, name)
+        if f"{col}_std" not in pred.targets:
+            continue
+        fam = in_family(df["scope"], elements)
+        if fam.sum() < 10 or (~fam).sum() < 10:
+            continue
+        table = pred.predict(list(df["scope"]))
+        std, p, y = (table.column(f"{col}_std").to_numpy(), table.column(col).to_numpy(), df["target"].to_numpy())
+        out[name] = {"n_family": int(fam.sum()), "n_other": int((~fam).sum()),
+                     "median_sigma_family": float(np.median(std[fam])),
+                     "median_sigma_other": float(np.median(std[~fam])),
+                     "mae_family": float(np.abs(p - y)[fam].mean()), "mae_other": float(np.abs(p - y)[~fam].mean())}  # fmt: skip
+        out[name]["sigma_ratio"] = out[name]["median_sigma_family"] / out[name]["median_sigma_other"]
+    return out
+
+
 def sample_predictions(
     checkpoint: str | Path, tables: Mapping[Task, pd.DataFrame], n_per_task: int = 4
 ) -> dict:

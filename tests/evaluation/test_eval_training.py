@@ -17,7 +17,9 @@ from screening.evaluation.baselines import (
 )
 from screening.evaluation.training import (
     evaluate_on_tables,
+    family_sigma,
     finetune_multitask,
+    in_family,
     merge_tasks,
     sample_predictions,
 )
@@ -53,6 +55,27 @@ def test_finetune_save_evaluate(tmp_path):
     # the same seed and steps give the same model
     ckpt2, _ = finetune_multitask(tables, tmp_path / "ck2", steps=4, eval_every=2, batch_size=16, seed=1)
     assert sample_predictions(ckpt2, tables, n_per_task=2) == s
+
+
+def test_multi_fidelity_training_and_family_sigma(tmp_path):
+    """e_form with the CHGNet task beside it declares the structure term; family sigma splits the test rows."""
+    tables = _tables()
+    struct = ["225 cF m-3m | Na 4a Cl 4b | Na 1 Cl 1", "216 cF -43m | Na 4a Cl 4c | Na 1 Cl 1"]
+    tables["e_form_mlip"] = pd.DataFrame(
+        {"scope": struct + ["? | - | Na 1 Cl 1"], "target": [-2.0, -1.9, -2.0]}
+    )
+    ckpt, _ = finetune_multitask(
+        tables, tmp_path / "mf", steps=2, eval_every=2, batch_size=8, uncertainty=True
+    )
+    from cloud_core.model import Predictor
+
+    pred = Predictor.from_checkpoint(ckpt, device="cpu", threads=1)
+    assert {t.name: t.structure_via for t in pred.config.targets}["mp_e_form"] == "e_form_mlip"
+    assert {"e_form_mlip", "e_form_mlip_std"} <= set(pred.targets)
+    fam = in_family(tables[Task.E_FORM]["scope"], ("Fe", "Ti"))
+    assert fam.sum() == 40 and in_family(["? | - | Ti 1 O 2"], ("Ti",)).all()
+    out = family_sigma(ckpt, {Task.E_FORM: tables[Task.E_FORM]}, ("Fe", "Ti"))["mp_e_form"]
+    assert (out["n_family"], out["n_other"]) == (40, 160) and out["sigma_ratio"] > 0
 
 
 def test_finetune_from_pretrained_needs_same_max_len(tmp_path):
