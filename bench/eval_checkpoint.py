@@ -316,22 +316,37 @@ def stage_folds(args: argparse.Namespace) -> list[dict]:
     return results
 
 
-def stage_blend(args: argparse.Namespace) -> list[dict]:
-    """Add the blend ablation (network alone, members alone) to finished runs whose result lacks it."""
+def stage_evaluate(args: argparse.Namespace) -> list[dict]:
+    """(Re)compute the test metrics of every finished fold run with the current Predictor: the blend, the
+    network alone and the members alone (the ablation), and the family check of family runs. Training is not
+    repeated; use it after a change to how predictions are made (members, structure terms)."""
     from screening.evaluation.folds import split_fold
-    from screening.evaluation.training import evaluate_on_tables
+    from screening.evaluation.training import FAMILIES, evaluate_on_tables, family_sigma
 
     done = []
-    for f in sorted((RUNS / "finetune").glob("*/result.json")):
+    cache: dict = {}
+    for f in sorted(RUNS.glob("*/*/result.json")):
         result = read_json(f)
         ckpt = f.parent / "checkpoint"
-        if result.get("fold") is None or "metrics_member" in result or not (ckpt / "gbm").is_dir():
+        if result.get("fold") is None or not (ckpt / "config.json").is_file():
             continue
-        tables, tasks = _tables(args.labels, _settings(args)["mlip_labels"])
-        splits = split_fold({t: tables[t] for t in tables}, result["fold"])
-        tests = {t: splits[t].test for t in tasks}
-        result["metrics_network"] = evaluate_on_tables(ckpt, tests, mode="network")
-        result["metrics_member"] = evaluate_on_tables(ckpt, tests, mode="member")
+        mlip = (json.loads((ckpt / "config.json").read_text())["provenance"].get("mlip_labels") or {}).get(
+            "path", ""
+        )
+        key = (result["fold"], mlip)
+        if key not in cache:
+            tables, tasks = _tables(args.labels, str(ROOT / mlip) if mlip else "")
+            splits = split_fold({t: tables[t] for t in tables}, result["fold"])
+            cache[key] = {t: splits[t].test for t in tasks}
+        tests = cache[key]
+        log.info("evaluating %s", f.parent.name)
+        result["metrics"] = evaluate_on_tables(ckpt, tests)
+        if (ckpt / "gbm").is_dir():
+            result["metrics_network"] = evaluate_on_tables(ckpt, tests, mode="network")
+            result["metrics_member"] = evaluate_on_tables(ckpt, tests, mode="member")
+        if result.get("family"):
+            name = result["family"]["name"]
+            result["family"] = {"name": name, **family_sigma(ckpt, tests, FAMILIES[name])}
         write_json(f, result)
         done.append(result)
     return done
@@ -460,7 +475,9 @@ def stage_report(args: argparse.Namespace) -> dict:
             **s,
             "tasks": [t.value for t in FINETUNE_TASKS],
             "units": {t.value: TASKS[t].unit for t in FINETUNE_TASKS},
-            "folds": sorted({r["fold"] for r in results if r["variant"] == "pretrained" and r["seed"] == 0}),
+            "folds": sorted(
+                {r["fold"] for r in results if r["variant"] == s["init_variant"] and r["seed"] == 0}
+            ),
             "seeds": [0],
             "pretrain": _pretrain_record(),
             "note": args.note,
@@ -501,6 +518,11 @@ def stage_report(args: argparse.Namespace) -> dict:
             "summary_scratch": summarize(scr),
         }
     report["ablation"] = {"fold": args.ablation_fold, "seeds": seeds, "tasks": tasks}
+    report["family"] = [
+        {"fold": r["fold"], "steps": r["training"]["steps"], **r["family"]}
+        for r in (read_json(f) for f in sorted((RUNS / "family").glob("*/result.json")))
+        if r.get("family")
+    ]
     write_json(args.out, report)
     from screening.evaluation.model_card import write_model_card
 
@@ -529,7 +551,7 @@ def _print_table(report: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument(
-        "stage", choices=["corpus", "pretrain", "folds", "blend", "family", "ship", "report", "all"]
+        "stage", choices=["corpus", "pretrain", "folds", "evaluate", "family", "ship", "report", "all"]
     )
     p.add_argument("--labels", type=Path, default=default_labels_dir())
     p.add_argument("--size", default="tiny")

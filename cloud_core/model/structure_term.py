@@ -12,6 +12,15 @@ are ordered by the structure term alone; composition-only inputs are unchanged (
 standard deviation adds the structure's excess uncertainty in quadrature:
 ``sqrt(std_e(c)^2 + max(0, std_mlip(s)^2 - std_mlip(c)^2))``.
 
+In a checkpoint with a structure term, every other target that is not itself structure-level (not named by a
+``structure_via``) was fine-tuned on composition labels only: for a full-structure input it is predicted from
+the composition-only string too (the same extra pass), the level at which it was trained and validated, rather
+than from a string its head never saw in training. Polymorphs therefore tie on those targets, honestly.
+
+A target with a structure term is a formation energy against elemental references, so the composition-level
+value of a pure element is 0 by definition (its ground state is the reference): applied to every unary
+composition, whatever the network or its members say (a definition, not a fit).
+
 Cost: one more encoder pass per distinct composition among the full-structure inputs (short strings).
 """
 
@@ -40,6 +49,25 @@ def structure_targets(targets: Sequence[TargetSpec]) -> list[TargetSpec]:
     return [t for t in targets if t.structure_via]
 
 
+def is_unary(scope: str) -> bool:
+    """Whether a SCOPE string's composition has one element (``... | Cu 1``)."""
+    return len(scope.split("|")[-1].split()) == 2 and scope.split("|")[-1].split()[1].isdigit()
+
+
+def zero_elements(table: pa.Table, scopes: Sequence[str], targets: Sequence[TargetSpec]) -> pa.Table:
+    """``table`` with every structure-term target set to 0 on composition-only strings of one element."""
+    specs = [t for t in structure_targets(targets) if t.name in table.column_names]
+    unary = np.fromiter((is_unary(s) and s.startswith("?") for s in scopes), dtype=bool, count=len(scopes))
+    if not specs or not unary.any():
+        return table
+    cols = {n: table.column(n) for n in table.column_names}
+    for t in specs:
+        value = table.column(t.name).to_numpy().copy()
+        value[unary] = 0.0
+        cols[t.name] = pa.array(value, pa.float64())
+    return pa.table(cols)
+
+
 def apply_structure_terms(
     table: pa.Table,
     scopes: Sequence[str],
@@ -53,16 +81,27 @@ def apply_structure_terms(
     specs = structure_targets(targets)
     if not specs or table.num_rows == 0:
         return table
+    table = zero_elements(table, scopes, targets)
     comps = [composition_string(s) for s in scopes]
     rows = np.fromiter((c != s for s, c in zip(scopes, comps, strict=True)), dtype=bool, count=len(comps))
     if not rows.any():
         return table
     unique = sorted({c for c, r in zip(comps, rows, strict=True) if r})
     where = {c: i for i, c in enumerate(unique)}
-    comp_table = predict(unique)
+    comp_table = zero_elements(predict(unique), unique, targets)
     idx = np.fromiter((where[c] for c, r in zip(comps, rows, strict=True) if r), dtype=np.int64)
     names = set(table.column_names)
     cols = {n: table.column(n) for n in table.column_names}
+    vias = {t.structure_via for t in specs}
+    for t in targets:  # composition-level targets: their composition-only prediction
+        if t.structure_via or t.name in vias:
+            continue
+        col = "theta_K" if t.kind == "debye" else t.name
+        for c in (col, col + STD_SUFFIX):
+            if c in names and c in comp_table.column_names:
+                value = table.column(c).to_numpy().copy()
+                value[rows] = comp_table.column(c).to_numpy()[idx]
+                cols[c] = pa.array(value, pa.float64())
     for t in specs:
         col, via = t.name, t.structure_via
         if col not in names or via not in names:

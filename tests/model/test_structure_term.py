@@ -58,6 +58,39 @@ def test_apply_structure_terms_formula_and_std():
     assert apply_structure_terms(table, [ROCKSALT] * 3, [TargetSpec("e")], comp_pass) is table
 
 
+def test_composition_level_targets_come_from_the_composition_pass():
+    targets = [TargetSpec("e", structure_via="m"), TargetSpec("m"), TargetSpec("gap", uncertainty="gap__logb"),
+               TargetSpec("theta", kind="debye")]  # fmt: skip
+    table = pa.table({"e": [1.0, 1.0], "m": [0.2, 0.1], "gap": [3.0, 2.0], "gap_std": [0.5, 0.4],
+                      "theta_K": [300.0, 250.0], "emb": [7.0, 8.0]})  # fmt: skip
+
+    def comp_pass(comps):
+        return pa.table(
+            {"e": [1.0], "m": [0.1], "gap": [4.0], "gap_std": [0.2], "theta_K": [280.0], "emb": [0.0]}
+        )
+
+    out = apply_structure_terms(table, [ROCKSALT, NACL], targets, comp_pass)
+    assert out["gap"].to_pylist() == [4.0, 2.0] and out["gap_std"].to_pylist() == [0.2, 0.4]
+    assert out["theta_K"].to_pylist() == [280.0, 250.0]
+    assert out["emb"].equals(table["emb"]) and out["m"].equals(table["m"])
+    np.testing.assert_allclose(out["e"].to_numpy(), [1.1, 1.0])
+
+
+def test_pure_elements_are_their_own_reference():
+    targets = [TargetSpec("e", structure_via="m"), TargetSpec("m")]
+    fcc, bcc, cu = "225 cF m-3m | Cu 4a | Cu 1", "229 cI m-3m | Cu 2a | Cu 1", "? | - | Cu 1"
+    table = pa.table({"e": [0.4, 0.4, 0.4, -1.0], "m": [0.1, 0.2, 0.05, -2.0]})
+
+    def comp_pass(comps):
+        assert comps == [cu]
+        return pa.table({"e": [0.4], "m": [0.05]})
+
+    out = apply_structure_terms(table, [fcc, bcc, cu, NACL], targets, comp_pass)
+    # composition level of an element: 0 by definition; its structures: 0 + how far above the composition
+    np.testing.assert_allclose(out["e"].to_numpy(), [0.05, 0.15, 0.0, -1.0])
+    assert out["m"].equals(table["m"])
+
+
 def _checkpoint(path, via: str):
     torch.manual_seed(0)
     heads = [HeadSpec("e_form"), HeadSpec("e_form_mlip")]
