@@ -32,6 +32,8 @@ DEFAULT_CHECKPOINT = PROJECT_ROOT / "cloud_core" / "data" / "checkpoints" / "def
 DEFAULT_BASELINES = PROJECT_ROOT / "bench" / "results" / "eval_baselines.json"
 DEFAULT_CLOUD = PROJECT_ROOT / "bench" / "results" / "eval_checkpoint.json"
 DEFAULT_LABELS_MANIFEST = PROJECT_ROOT / "data" / "labels" / "manifest.json"
+DEFAULT_MLIP_PROVENANCE = PROJECT_ROOT / "data" / "mlip_labels" / "provenance.json"
+DEFAULT_PHYSICS = PROJECT_ROOT / "bench" / "results" / "physics_checks.json"
 
 #: tasks shown in the main table, in this order
 MAIN_TASKS = (
@@ -85,12 +87,141 @@ def _gbm_note(baselines: dict[str, Any]) -> str:
     )
 
 
+def _fidelity_text(config: dict[str, Any] | None) -> str:
+    targets = (config or {}).get("targets", [])
+    via = {t["name"]: t["structure_via"] for t in targets if t.get("structure_via")}
+    if not via:
+        return (
+            "Every fine-tuning label is composition-level (`? | - | Fe 2 O 3`): the heads learned composition -> "
+            "property, full-structure inputs are out of their training distribution and polymorphs are not "
+            "resolved."
+        )
+    (name, mlip), *_ = via.items()
+    return (
+        f"Two fidelities. The composition labels (Materials Project / AFLOW DFT, one value per formula; `{name}` "
+        "is each formula's ground state) enter as the symmetry-unknown SCOPE form `? | - | Fe 2 O 3`. The CHGNet "
+        f"labels (`{mlip}`, per relaxed structure, full SCOPE strings) train a second formation-energy head, also "
+        "on each formula's CHGNet minimum at composition level. For a full structure `s` with composition string "
+        f"`c` the Predictor returns `{name}(s) = {name}(c) + {mlip}(s) - {mlip}(c)`: the DFT-fidelity ground state "
+        "plus how far CHGNet puts the structure above it (one more encoder pass, on `c`). A pure element's "
+        "composition-level formation energy is 0 by definition (its own reference). Every other target was "
+        "fine-tuned on composition labels only and is predicted from `c` for every input: polymorphs tie on it "
+        "(`cloud_core.model.structure_term`)."
+    )
+
+
+def _mlip_text(mlip: dict[str, Any] | None) -> str:
+    if not mlip:
+        return "No CHGNet structure labels (`data/mlip_labels/`) were found."
+    counts = mlip.get("counts", {})
+    labels = counts.get("labels", {})
+    cal = mlip.get("mp_calibration_tier_A") or {}
+    dec = mlip.get("mp2020_decision") or {}
+    used = "mp2020" if dec.get("apply_mp2020") else "raw"
+    per = ", ".join(f"{k} MAE {_fmt(v.get('mae_eV_per_atom'))} (n={v.get('n')})"
+                    for k, v in (cal.get(used) or {}).items())  # fmt: skip
+    bm = mlip.get("bulk_modulus_vs_wien2k") or {}
+    return (
+        f"CHGNet structure labels (`data/mlip_labels/`, `cloud build-mlip-labels`, {', '.join(mlip.get('chgnet_version', []))}): "
+        f"tier A (full relaxations under a symmetry constraint) {labels.get('A', 0):,} structures, tier B (volume-only "
+        f"equation of state on the bundled pool) {labels.get('B', 0):,} so far; rejects by reason "
+        f"{counts.get('rejects_by_reason', {})}. Materials Project 2020 corrections: "
+        f"{'applied' if dec.get('apply_mp2020') else 'not applied'} (MAE against MP per-formula minima "
+        f"{_fmt(dec.get('mae_raw'))} raw vs {_fmt(dec.get('mae_mp2020'))} corrected, n={dec.get('n')}); per class "
+        f"({used}): {per}. Bulk moduli vs DCDFT WIEN2k: MAE {_fmt(bm.get('mae_GPa'))} GPa (n={bm.get('n')}). "
+        "Training uses tier A only (tier B is another fidelity, not yet used)."
+    )
+
+
+def _extra_sections(cloud: dict[str, Any] | None, physics: dict[str, Any] | None) -> list[str]:
+    """Per-fold uncertainty calibration, the blend ablation, the family hold-out and the physical checks."""
+    out: list[str] = []
+    runs = [r for r in (cloud or {}).get("runs", []) if r.get("fold") is not None and r.get("seed") == 0]
+    runs = [
+        r
+        for r in runs
+        if r.get("variant") == (cloud or {}).get("protocol", {}).get("init_variant", r["variant"])
+    ]
+    if runs:
+        out += ["### Uncertainty calibration (held-out folds)", "",
+                "Predicted standard deviation `<target>_std` vs the absolute error on each fold's test rows (scaling "
+                "fitted on the validation split of the training fold). Target: 1-sigma coverage 0.60-0.76, 2-sigma "
+                "0.90-0.98, Spearman(sigma, |error|) >= 0.2.", "",
+                "| task | fold | MAE | 1-sigma coverage | 2-sigma coverage | Spearman(sigma, abs error) | median sigma |",
+                "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+        for r in sorted(runs, key=lambda r: r["fold"]):
+            for task, m in r.get("metrics", {}).items():
+                out.append(f"| `{task}` | {r['fold']} | {_fmt(m.get('mae'))} | {_fmt(m.get('coverage_1sigma'))} | "
+                           f"{_fmt(m.get('coverage_2sigma'))} | {_fmt(m.get('spearman_sigma_error'))} | "
+                           f"{_fmt(m.get('median_sigma'))} |")  # fmt: skip
+        out.append("")
+        if any(r.get("metrics_member") for r in runs):
+            out += ["### The declared gradient-boosting member: ablation", "",
+                    "Test MAE of the network alone, the LightGBM member alone and their blend (what the Predictor "
+                    "returns), same rows.", "", "| task | fold | network | member | blend |", "|---|---:|---:|---:|---:|"]  # fmt: skip
+            for r in sorted(runs, key=lambda r: r["fold"]):
+                for task, m in r.get("metrics", {}).items():
+                    net = (r.get("metrics_network") or {}).get(task, {}).get("mae")
+                    mem = (r.get("metrics_member") or {}).get(task, {}).get("mae")
+                    out.append(
+                        f"| `{task}` | {r['fold']} | {_fmt(net)} | {_fmt(mem)} | {_fmt(m.get('mae'))} |"
+                    )
+            out.append("")
+    for fam in (cloud or {}).get("family", []):
+        out += [f"### Out of distribution: {fam['name']} held out of training", "",
+                f"One run on fold {fam['fold']} ({fam.get('steps')} steps) with every {fam['name']} compound removed "
+                "from all training tables; median predicted sigma on the fold's test rows inside the family vs the "
+                "others (target: ratio >= 1.5).", "",
+                "| task | rows in family | median sigma in family | median sigma others | ratio | MAE in family | MAE others |",
+                "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+        for task, m in fam.items():
+            if isinstance(m, dict):
+                out.append(f"| `{task}` | {m['n_family']} | {_fmt(m['median_sigma_family'])} | "
+                           f"{_fmt(m['median_sigma_other'])} | {_fmt(m['sigma_ratio'])} | {_fmt(m['mae_family'])} | "
+                           f"{_fmt(m['mae_other'])} |")  # fmt: skip
+        out.append("")
+    if physics and physics.get("summary"):
+        sm = physics["summary"]
+        out += ["### Physical checks (`bench/physics_checks.py`, committed check sets in `data/checks/`)", "",
+                f"Checkpoint `{str(physics.get('model_id', '?'))[:12]}`.", ""]  # fmt: skip
+        el, pe = sm.get("elements", {}), sm.get("pool_elements", {})
+        out.append(f"- Elemental ground states (n={el.get('n')}): median |e_form| {_fmt(el.get('median_abs_e_form'))}, "
+                   f"max {_fmt(el.get('max_abs_e_form'))} eV/atom (target <= 0.05 / <= 0.15): "
+                   f"{'pass' if el.get('pass') else 'FAIL'}.")  # fmt: skip
+        out.append(f"- Pool elemental candidates (n={pe.get('n')}): {_fmt(pe.get('fraction_e_form_ge_-0.05'))} predict "
+                   f">= -0.05 eV/atom (target 0.95): {'pass' if pe.get('pass') else 'FAIL'}.")  # fmt: skip
+        fc = sm.get("famous_crystals", {})
+        for kind in ("metal", "insulator"):
+            k = fc.get(kind, {})
+            out.append(f"- Famous {kind}s (n={k.get('n')}): {_fmt(k.get('fraction_ok'))} on the right side "
+                       f"(target 0.9): {'pass' if k.get('pass') else 'FAIL'}.")  # fmt: skip
+        ps = sm.get("physical_signs", {})
+        out.append(f"- Signs over {ps.get('n_strings')} strings: {ps.get('negative_band_gap')} negative band gaps, "
+                   f"{ps.get('negative_theta_K')} negative Debye temperatures.")  # fmt: skip
+        po = sm.get("polymorphs", {})
+        if po:
+            c, h = po.get("clear_pairs", {}), po.get("held_out_clear", {})
+            out.append(f"- Polymorph pairs (CHGNet energy differences): {c.get('correct')}/{c.get('n')} clear pairs "
+                       f"(|dE| >= 50 meV/atom) ordered correctly (target 0.85), held-out clear pairs "
+                       f"{h.get('correct')}/{h.get('n')} (target 0.75), near-degenerate "
+                       f"{po.get('near_degenerate', {}).get('correct')}/{po.get('near_degenerate', {}).get('n')}; "
+                       f"ties {po.get('ties')}: {'pass' if po.get('pass') else 'FAIL'}.")  # fmt: skip
+            fams = po.get("per_family_clear", {})
+            if fams:
+                out.append("  Per family (clear pairs): " + ", ".join(
+                    f"{k} {v.get('correct')}/{v.get('n')}" for k, v in fams.items()) + ".")  # fmt: skip
+        out.append("")
+    return out
+
+
 def render(
     baselines: dict[str, Any],
     cloud: dict[str, Any] | None,
     shipped: dict[str, Any] | None,
     config: dict[str, Any] | None,
     labels_manifest: dict[str, Any] | None,
+    mlip: dict[str, Any] | None = None,
+    physics: dict[str, Any] | None = None,
 ) -> str:
     """The model card's markdown from the metrics dictionaries (``None`` where a file does not exist yet)."""
     L: list[str] = []
@@ -117,25 +248,15 @@ def render(
     if not model:
         add("- No shipped checkpoint config found.")
     add("")
-    add("## Intended use and what composition-only training means")
+    add("## Intended use and what the model reads")
     add("")
     add(
-        "Screening: fast first-pass estimates of formation energy, band gap, log10 bulk and shear modulus and the "
-        "elastic (AEL) Debye temperature for large candidate pools, to rank candidates for DFT or phonon "
-        "follow-up; not a replacement for either."
+        "Screening: fast first-pass estimates of formation energy, band gap, log10 bulk and shear modulus, the "
+        "elastic (AEL) Debye temperature, lattice thermal conductivity and thermal expansion for large candidate "
+        "pools, to rank candidates for DFT or phonon follow-up; not a replacement for either."
     )
     add("")
-    add(
-        "Every fine-tuning label is composition-level (a reduced formula, no structure), so it enters as the "
-        "symmetry-unknown SCOPE form `? | - | Fe 2 O 3`. The heads therefore learned composition -> property. "
-        "For a full structure the model reads a SCOPE string with space group and Wyckoff orbits that its "
-        "heads never saw in fine-tuning (the encoder saw such strings only in masked-language pre-training): "
-        "predictions for full structures are out of the fine-tuning distribution, are not validated here, and "
-        "cannot be trusted to separate polymorphs of one composition. For the composition-level estimate of a "
-        "structure, predict on its symmetry-unknown form (same stoichiometry) and treat it as such. "
-        "Formation energy labels are each formula's ground state (the minimum over its Materials Project "
-        "polymorphs); the other labels of a formula with several polymorphs are averages over them."
-    )
+    add(_fidelity_text(config))
     add("")
     add("## Training data and provenance")
     add("")
@@ -149,6 +270,8 @@ def render(
         for name, t in labels_manifest.get("tasks", {}).items():
             add(f"| `{name}` | {t['rows']:,} | {t['unit']} | {t['original']} |")
         add("")
+    add(_mlip_text(mlip))
+    add("")
     shipped_from = ((config or {}).get("provenance") or {}).get("shipped_from")
     if shipped:
         tr = shipped.get("train", {})
@@ -158,7 +281,9 @@ def render(
                 add(f"The shipped model is the evaluation run `{shipped_from}`: fine-tuned on that fold's training rows "
                     f"only ({rows}); its test formulas were never seen.")  # fmt: skip
             else:
-                add(f"The shipped model was fine-tuned on all rows of every fold (no test set held out): {rows}.")
+                add(
+                    f"The shipped model was fine-tuned on all rows of every fold (no test set held out): {rows}."
+                )
         member = (config or {}).get("gbm_blend") or {}
         if member:
             add("")
@@ -270,7 +395,18 @@ def render(
     add("")
     add(_gbm_note(baselines))
     add("")
+    for line in _extra_sections(cloud, physics):
+        add(line)
     abl = (cloud or {}).get("ablation")
+    if not any(
+        (abl or {}).get("tasks", {}).get(t, {}).get("pretrained") for t in (abl or {}).get("tasks", {})
+    ):
+        add("### Does pre-training help?")
+        add("")
+        add("Not measured for this checkpoint: no pre-trained run at this budget yet (the shipped model is from "
+            "scratch).")  # fmt: skip
+        add("")
+        abl = None
     if abl and abl.get("tasks"):
         add("### Does pre-training help?")
         add("")
@@ -295,7 +431,8 @@ def render(
         "not to quote values."
     )
     add(
-        "- Composition-only labels (see above): no polymorph resolution; full-structure inputs are out of distribution."
+        "- Structure enters through the CHGNet structure term of the formation energy only; every other property "
+        "is composition-level (polymorphs tie on it). The structure term is CHGNet's, with CHGNet's errors."
     )
     add(
         "- Labels are DFT (PBE) values from Materials Project (via Matbench) and AFLOW: PBE band gaps are "
@@ -303,7 +440,8 @@ def render(
     )
     add(
         "- Chemistry outside the training data (elements or element combinations rare in MP/AFLOW) extrapolates "
-        "poorly; there is no uncertainty estimate yet."
+        "poorly; the predicted standard deviations (`<target>_std`) are calibrated on held-out folds (above) but are "
+        "one model's (Laplace scale heads), not an ensemble's."
     )
     add("")
     add("## Reproduce")
@@ -334,6 +472,8 @@ def write_model_card(
         _load_optional(checkpoint / "metrics.json"),
         config,
         _load_optional(labels_manifest),
+        _load_optional(DEFAULT_MLIP_PROVENANCE),
+        _load_optional(DEFAULT_PHYSICS),
     )
     out = out or checkpoint / "MODEL_CARD.md"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -60,7 +60,7 @@ def test_render_states_the_rules_and_numbers():
     }
     text = render(_baselines(), cloud, None, None, None)
     assert "not the model evaluated here" in text
-    assert "? | - | Fe 2 O 3" in text and "out of the fine-tuning distribution" in text
+    assert "? | - | Fe 2 O 3" in text and "out of their training distribution" in text
     assert "0.123 (1)" in text  # CLOUD, one fold
     assert "1.050 ± 0.0707 (2)" in text  # dummy over two folds
     header = next(line for line in text.splitlines() if line.startswith("| task |"))
@@ -72,6 +72,30 @@ def test_render_states_the_rules_and_numbers():
     assert "One fold only on CPU." in text
     empty = render(_baselines(), None, None, None, None)
     assert "not evaluated" in empty
+
+
+def test_render_multi_fidelity_calibration_family_and_physics():
+    metrics = {"mp_e_form": {"mae": 0.11, "coverage_1sigma": 0.68, "coverage_2sigma": 0.93,
+                             "spearman_sigma_error": 0.41, "median_sigma": 0.07}}  # fmt: skip
+    cloud = {
+        "protocol": {"folds": [0], "init_variant": "scratch"},
+        "runs": [{"fold": 0, "seed": 0, "variant": "scratch", "metrics": metrics,
+                  "metrics_network": {"mp_e_form": {"mae": 0.2}}, "metrics_member": {"mp_e_form": {"mae": 0.12}}}],
+        "family": [{"name": "lanthanides", "fold": 0, "steps": 50,
+                    "mp_e_form": {"n_family": 30, "n_other": 300, "median_sigma_family": 0.2,
+                                  "median_sigma_other": 0.1, "sigma_ratio": 2.0, "mae_family": 0.3, "mae_other": 0.1}}],
+    }  # fmt: skip
+    config = {"targets": [{"name": "e_form", "structure_via": "e_form_mlip"}, {"name": "e_form_mlip"}]}
+    physics = {"model_id": "abc", "summary": {"elements": {"n": 3, "median_abs_e_form": 0.01, "max_abs_e_form": 0.1,
+               "pass": True}, "polymorphs": {"clear_pairs": {"n": 10, "correct": 9}, "held_out_clear": {"n": 4,
+               "correct": 3}, "ties": 0, "pass": True}}}  # fmt: skip
+    text = render(_baselines(), cloud, None, config, None, None, physics)
+    assert "e_form(s) = e_form(c) + e_form_mlip(s) - e_form_mlip(c)" in text
+    assert "| `mp_e_form` | 0 | 0.110 | 0.680 | 0.930 | 0.410 | 0.0700 |" in text
+    assert "| `mp_e_form` | 0 | 0.200 | 0.120 | 0.110 |" in text  # network / member / blend
+    assert "| `mp_e_form` | 30 | 0.200 | 0.100 | 2.000 | 0.300 | 0.100 |" in text
+    assert "9/10 clear pairs" in text and "3/4" in text
+    assert "Not measured for this checkpoint" in text  # no pre-trained run: said, not a table of dashes
 
 
 def test_write_model_card_needs_the_baselines(tmp_path):
