@@ -12,7 +12,8 @@
 
   Median of 5 connects, and of the first ``count(*)`` on ``predictions`` after each.
 * Peak memory (issue 11, item 2): ``cloud query "SELECT * FROM range(100000000)" --format csv`` into
-  ``/dev/null``, peak RSS from ``/usr/bin/time -v`` (the bound to keep: 1 GB).
+  ``/dev/null``: peak RSS (the bound to keep: 1 GB), wall time and rows/s from ``/usr/bin/time -v``; and the
+  start-up time of ``cloud query --help``.
 
 Run: ``/work/bin/heavy python bench/store_query_bench.py`` (``--quick``: 100 chunks, 1e7 rows, no JSON).
 Writes ``bench/results/store_query_bench.json``.
@@ -109,7 +110,22 @@ def connect_cost(store: ResultsStore, tmp: Path, repeats: int = 5) -> dict[str, 
     return out
 
 
-def query_peak_rss(store: ResultsStore, n_rows: int) -> dict[str, float | str]:
+def _wall_s(text: str) -> float:
+    """``/usr/bin/time``'s ``[h:]m:ss.ss`` as seconds."""
+    seconds = 0.0
+    for part in text.split(":"):
+        seconds = 60 * seconds + float(part)
+    return seconds
+
+
+def query_peak_rss(
+    store: ResultsStore, n_rows: int, bound_mb: float = 1024
+) -> dict[str, float | int | str | bool]:
+    """Peak RSS, wall time and rate of ``cloud query ... --format csv > /dev/null`` for ``range(n_rows)``.
+
+    Measured by ``/usr/bin/time -v`` (a small process of its own): ``os.wait4`` from this process would report
+    at least this process's own RSS, which Linux carries over exec into the child's ``ru_maxrss``.
+    """
     sql = f"SELECT * FROM range({n_rows})"
     cmd = ["/usr/bin/time", "-v", sys.executable, "-m", "flows.cli", "query", sql, "--format", "csv",
            "--results", str(store.root)]  # fmt: skip
@@ -117,9 +133,26 @@ def query_peak_rss(store: ResultsStore, n_rows: int) -> dict[str, float | str]:
     with open(os.devnull, "wb") as sink:
         proc = subprocess.run(cmd, stdout=sink, stderr=subprocess.PIPE, text=True, env=env, check=True)
     rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr).group(1))
-    wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)", proc.stderr).group(1)
+    wall = _wall_s(
+        re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)", proc.stderr).group(1)
+    )
+    cpu = re.search(r"Percent of CPU this job got: (\d+)%", proc.stderr).group(1)
     return {"command": " ".join(cmd[2:]) + " > /dev/null", "rows": n_rows, "peak_rss_MB": rss_kb / 1024,
-            "wall": wall}  # fmt: skip
+            "bound_MB": bound_mb, "within_bound": rss_kb / 1024 <= bound_mb, "wall_s": wall,
+            "rows_per_s": n_rows / wall, "cpu_percent": int(cpu)}  # fmt: skip
+
+
+def help_startup_s(repeats: int = 3) -> float:
+    """Median wall time of ``cloud query --help`` (start-up: imports and parser)."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "flows.cli", "query", "--help"], capture_output=True, env=env, check=True
+        )
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
 
 
 def main() -> int:
@@ -136,6 +169,7 @@ def main() -> int:
             store = make_store(Path(tmp) / f"s{n}", n)
             result["connect"][f"{n}_chunks"] = connect_cost(store, Path(tmp))
         result["query"] = query_peak_rss(store, 10_000_000 if args.quick else 100_000_000)
+    result["query_help_startup_s"] = help_startup_s()
     result["loadavg_1min_after"] = round(os.getloadavg()[0], 2)
 
     print(f"{'store':>12}  {'method':<24} {'connect ms':>11} {'1st query ms':>13}")
@@ -143,7 +177,11 @@ def main() -> int:
         for name, m in methods.items():
             print(f"{size:>12}  {name:<24} {m['connect_ms']:>11.1f} {m['first_query_ms']:>13.1f}")
     q = result["query"]
-    print(f"\n{q['command']}\n  peak RSS {q['peak_rss_MB']:.0f} MB, wall {q['wall']}")
+    print(f"\n{q['command']}")
+    print(f"{'rows':>12} {'peak RSS MB':>12} {'bound MB':>9} {'wall s':>7} {'rows/s':>12} {'CPU %':>6}")
+    print(f"{q['rows']:>12,} {q['peak_rss_MB']:>12.0f} {q['bound_MB']:>9.0f} {q['wall_s']:>7.1f} {q['rows_per_s']:>12,.0f}"
+          f" {q['cpu_percent']:>6}")  # fmt: skip
+    print(f"cloud query --help start-up: {result['query_help_startup_s']:.2f} s (median of 3)")
     if not args.quick:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         tmp_out = args.out.with_suffix(".json.tmp")

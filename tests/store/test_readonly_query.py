@@ -210,20 +210,36 @@ def test_json_and_csv_output(capsys, store):
     assert [(c, float(t)) for c, t in (ln.split(",") for ln in lines)] == [("a", 0.0), ("b", 1.0), ("c", 2.0)]
 
 
-def test_results_are_streamed_in_bounded_memory(store):
-    """Five million rows to CSV: peak RSS of the command stays far below what holding them would take."""
-    n = 5_000_000
+# Runs a command with stdout on /dev/null and prints the peak RSS (KiB) of that command alone. Measuring from a small
+# process of its own matters: Linux carries the RSS high-water mark of the process that forks over exec into the
+# child's ru_maxrss, so os.wait4 from the test process reports max(test process, command): 512 MB from a test
+# process of 512 MB, 1,412 MB from one of 1,412 MB, for a command that itself peaks at 184 MB.
+_PEAK_RSS = """
+import os, resource, subprocess, sys
+with open(os.devnull, "wb") as sink:
+    code = subprocess.call(sys.argv[1:], stdout=sink)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+sys.exit(code)
+"""
+
+
+def _peak_rss_mb(cmd: list[str]) -> float:
+    """Peak RSS in MB of ``cmd`` (stdout to /dev/null), measured apart from the test process (see above)."""
     pythonpath = os.pathsep.join([str(Path(__file__).parents[2]), os.environ.get("PYTHONPATH", "")])
     env = dict(os.environ, PYTHONPATH=pythonpath)
-    cmd = [sys.executable, "-m", "flows.cli", *_query(store, f"SELECT * FROM range({n})", "--format", "csv")]
-    with open(os.devnull, "wb") as sink:
-        proc = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.PIPE, env=env)
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        err = proc.stderr.read().decode()
-    assert proc.returncode == 0, err
-    peak_mb = usage.ru_maxrss / 1024  # KiB on Linux
-    # Guards against unstreamed results (which grow with the row count). The issue's target is 1 GB; measured
-    # here: 536 MB in one run and 1,424 MB in a clean-clone run of the same code, so that target is NOT met
-    # reliably yet (issue 11 stays open on it); this bound only catches a regression to unbounded memory.
-    assert peak_mb < 2048, f"peak RSS {peak_mb:.0f} MB for {n} rows"
+    proc = subprocess.run([sys.executable, "-c", _PEAK_RSS, *cmd], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    return int(proc.stdout) / 1024  # KiB on Linux
+
+
+def test_results_are_streamed_in_bounded_memory(store):
+    """Five million rows of 100-character text to CSV (~0.5 GB): the command's peak RSS stays under 512 MB.
+
+    Streamed, the command peaks near 220 MB (most of it the interpreter, pyarrow and DuckDB; 320 MB with 64
+    DuckDB threads); holding the result (Arrow's ``read_all``) takes about 720 MB. Issue 11's 1 GB target for
+    ``range(1e8)`` is checked by ``bench/store_query_bench.py``.
+    """
+    n = 5_000_000
+    sql = f"SELECT range AS i, repeat('x', 100) AS s FROM range({n})"
+    peak_mb = _peak_rss_mb([sys.executable, "-m", "flows.cli", *_query(store, sql, "--format", "csv")])
+    assert peak_mb < 512, f"peak RSS {peak_mb:.0f} MB for {n} rows"
