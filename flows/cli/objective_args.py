@@ -126,7 +126,7 @@ def add_objective_args(
         metavar="EV",
         default=unset,
         help="flag (far_below_hull) and exclude compositions unknown to the reference hull predicted more than "
-        "EV eV/atom below it (default 0.1; 'none': off)",
+        "EV eV/atom below it (default 0.2; 'none': off)",
     )
     p.add_argument(
         "--per-formula",

@@ -149,6 +149,22 @@ def stability_record(
         "quantile_0.1pct": float(np.quantile(below, 0.001)) if len(below) else None,
         "quantile_1pct": float(np.quantile(below, 0.01)) if len(below) else None,
     }
+    # the far_below_hull rule on held-out formulas (all unknown to the training hull): of those PREDICTED more
+    # than t below it, how many are really stable (what excluding them would lose) and really that far below
+    true_ref = out["reference"]
+    ref_hull = ref.column("e_above_hull").to_numpy(zero_copy_only=False)
+    true_known = true_vs_known.to_numpy(zero_copy_only=False)
+    rule = {}
+    for t in BELOW_HULL_STEPS:
+        flagged = np.isfinite(pred_hull) & (pred_hull < -t)
+        n = int(flagged.sum())
+        rule[f"{t:g}"] = {
+            "n_flagged": n,
+            "fraction_flagged": n / max(len(formulas), 1),
+            "fraction_truly_stable": float((ref_hull[flagged] <= threshold).mean()) if n else None,
+            "fraction_truly_that_far_below": float((true_known[flagged] < -t).mean()) if n else None,
+        }
+    out["far_below_hull_rule"] = {"precision_without_rule": true_ref["precision"], "by_threshold": rule}
     if mp_targets is not None:
         true_mp = np.array(
             [mp_targets.get(_key(*p), np.nan) if (p := parse_formula(f)) else np.nan for f in formulas],
@@ -222,7 +238,8 @@ def read_stability(checkpoint: str | Path | None, model_id: str | None = None) -
 
 
 _REFERENCES = {
-    "mp_e_hull": "Materials Project energy above hull (crabnet mp_e_hull)",
+    "mp_e_hull": "Materials Project energy above hull (crabnet mp_e_hull: one entry per formula, not always "
+    "its lowest polymorph)",
     "reference": "label e_form vs the full reference hull",
 }
 
@@ -248,6 +265,15 @@ def stability_lines(rec: Mapping[str, Any]) -> tuple[str, list[str], list[list[s
             )
             + f" (of {b['n']:,}; the far_below_hull rule's default threshold is {DEFAULT_MAX_BELOW_HULL_UNKNOWN:g})."
         )
+    r = (rec.get("far_below_hull_rule") or {}).get("by_threshold") or {}
+    parts = [
+        f"{v['n_flagged']:,} more than {t} eV/atom below ({100 * v['fraction_truly_stable']:.0f}% of them truly "
+        f"stable, {100 * v['fraction_truly_that_far_below']:.0f}% truly that far below)"
+        for t, v in r.items()
+        if v.get("n_flagged")
+    ]
+    if parts:
+        caption += " Held-out formulas the model predicts below the training hull: " + "; ".join(parts) + "."
     header = [
         "truth",
         "n",
