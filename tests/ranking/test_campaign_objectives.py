@@ -160,5 +160,18 @@ def test_far_below_hull_rule_on_a_campaign_and_in_the_report(campaign, tmp_path,
                  str(page)]) == 0  # fmt: skip
     text = page.read_text()
     assert 'id="implausible"' in text and "far_below_hull</code>: " in text and "model error" in text
+    assert "No held-out stability evaluation" in text  # the tiny test checkpoint has no record
+    # a record for this model id in its checkpoint's metrics.json is shown (one for another model is not)
+    from screening.evaluation.stability import stability_record
+    from screening.store import ResultsStore
+
+    rec = stability_record(["LiO3"], [-0.5], [-1.2], {"Li2O": -2.0}, {"Li2O": -2.0, "LiO3": -0.5}, 0.1)
+    metrics = Path(params.checkpoint) / "metrics.json"
+    model_id = ResultsStore(res).read_campaign("obj")["model_id"]
+    for mid, shown in (("another model", False), (model_id, True)):
+        metrics.write_text(json.dumps({"stability": {"checkpoint_model_id": mid, "fold": 0, **rec}}))
+        assert main(["report", "--results", res, "--campaign", "obj", "--out", str(page)]) == 0
+        assert ('id="model-stability"' in page.read_text()) is shown
+    metrics.unlink()
     assert main(["report", "--results", res, "--campaign", "nope", "--out", str(page)]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
