@@ -8,7 +8,9 @@ Stages (each resumable: a finished stage's output is kept and skipped when run a
               the ablation (pre-trained vs from scratch, several seeds) on ``--ablation-fold``
 ``ship``      fine-tuning on all rows of every task, saved to ``cloud_core/data/checkpoints/default`` with
               ``metrics.json`` (training record and sample predictions)
-``report``    ``bench/results/eval_checkpoint.json`` from the finished runs, and the model card
+``stability``  stability precision / recall / F1 of the shipped checkpoint on its held-out fold's test formulas
+              (:mod:`screening.evaluation.stability`), into its ``metrics.json``; then the model card
+``report``    ``bench/results/eval_checkpoint.json`` from the finished runs, the stability record, the model card
 
     python bench/eval_checkpoint.py all            # or scripts/train_default.sh (the settings of the shipped model)
 """
@@ -524,12 +526,38 @@ def stage_report(args: argparse.Namespace) -> dict:
         if r.get("family")
     ]
     write_json(args.out, report)
-    from screening.evaluation.model_card import write_model_card
-
-    if (SHIP_DIR / "config.json").is_file():
-        write_model_card(SHIP_DIR, cloud=args.out)
+    stage_stability(args)
     _print_table(report)
     return report
+
+
+def stage_stability(args: argparse.Namespace) -> dict | None:
+    """The shipped checkpoint's stability record (when it is an evaluation run: held-out fold), then the card."""
+    from screening.evaluation.model_card import write_model_card
+    from screening.evaluation.stability import METRICS_KEY, checkpoint_stability, stability_lines
+
+    if not (SHIP_DIR / "config.json").is_file():
+        return None
+    fold = read_json(SHIP_DIR / "config.json").get("provenance", {}).get("fold")
+    rec = None
+    if isinstance(fold, int):  # trained on all folds: no held-out formulas, no record
+        from screening.corpora.labels import LabelsError, find_crabnet_data
+
+        try:
+            crabnet = find_crabnet_data(os.environ.get("CRABNET_DATA"))
+        except LabelsError:  # the mp_e_hull reference is skipped, the label-hull one stays
+            crabnet = None
+        rec = checkpoint_stability(SHIP_DIR, fold, args.labels, crabnet)
+        metrics = read_json(SHIP_DIR / "metrics.json")
+        metrics[METRICS_KEY] = rec
+        write_json(SHIP_DIR / "metrics.json", metrics)
+        caption, header, rows = stability_lines(rec)
+        print(caption)
+        for row in rows:
+            print(" | ".join(f"{h}: {v}" for h, v in zip(header, row, strict=True)))
+    if args.out.is_file():
+        write_model_card(SHIP_DIR, cloud=args.out)
+    return rec
 
 
 def _print_table(report: dict) -> None:
@@ -551,7 +579,8 @@ def _print_table(report: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument(
-        "stage", choices=["corpus", "pretrain", "folds", "evaluate", "family", "ship", "report", "all"]
+        "stage",
+        choices=["corpus", "pretrain", "folds", "evaluate", "family", "ship", "stability", "report", "all"],
     )
     p.add_argument("--labels", type=Path, default=default_labels_dir())
     p.add_argument("--size", default="tiny")

@@ -15,6 +15,13 @@ Facets come from qhull (scipy) over the system's points plus one apex above the 
 no compound below zero is still full-dimensional); lower facets are those whose outward normal points down.
 A campaign evaluates ``X @ C.T`` and a row-wise maximum per chemical system, vectorised in numpy.
 
+The number of facets grows exponentially with the number of elements (a 9-element system of the table has
+hundreds of known phases in 8 dimensions: qhull ran for minutes and took gigabytes). Systems of more than
+:data:`MAX_FACET_ELEMENTS` elements, rare among candidates, are therefore solved per composition as the linear
+programme that defines the hull (HiGHS through scipy), with the system's compounds below zero and the elements:
+
+    E_hull(x) = min_l  sum_i l_i E_i    subject to   sum_i l_i x_i = x,   l >= 0
+
 Facets are computed on first use of a chemical system and cached on disk under
 ``<cache_dir>/hull/<hull version>/`` (Parquet shards, each written atomically by one process), where the hull
 version is ``v<builder version>-<first 12 hex of the source file's sha256>``: a new table or a new builder
@@ -47,6 +54,9 @@ HULL_BUILDER_VERSION = 1
 IMPLAUSIBLE_BELOW_HULL_EV = 0.1
 #: An element predicted below zero by more than this many standard deviations: implausible.
 ELEMENT_SIGMAS = 2.0
+#: Chemical systems of more elements than this: hull energies by linear programming, not facets.
+MAX_FACET_ELEMENTS = 6
+_LP_TOL = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10}
 #: Consolidate the cache's shards into one when there are more than this many.
 _MAX_SHARDS = 32
 
@@ -293,8 +303,26 @@ class ReferenceHull:
 
     def hull_energy(self, elements: tuple[str, ...], fractions: np.ndarray) -> np.ndarray:
         """Hull energies (eV/atom) at compositions ``fractions`` ((m, n), columns in ``elements`` order)."""
+        x = np.atleast_2d(np.asarray(fractions, dtype=float))
+        if len(elements) > MAX_FACET_ELEMENTS:
+            return self.hull_energy_lp(elements, x)
         c = self.facets(elements)
-        return (np.atleast_2d(fractions) @ c.T).max(axis=1)
+        return (x @ c.T).max(axis=1)
+
+    def hull_energy_lp(self, elements: tuple[str, ...], fractions: np.ndarray) -> np.ndarray:
+        """Hull energies by linear programming (one small LP per composition; any number of elements)."""
+        from scipy.optimize import linprog
+
+        points, energies = self.system_points(elements)
+        below = energies < -1e-12
+        n = len(elements)
+        a_eq = np.vstack([np.eye(n), points[below]]).T  # (n, elements + compounds)
+        cost = np.concatenate([np.zeros(n), energies[below]])
+        out = np.empty(len(fractions))
+        for i, x in enumerate(np.atleast_2d(fractions)):
+            res = linprog(cost, A_eq=a_eq, b_eq=x, bounds=(0, None), method="highs", options=_LP_TOL)
+            out[i] = res.fun if res.status == 0 else np.nan
+        return out
 
     def stability(
         self,

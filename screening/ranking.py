@@ -15,7 +15,15 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from screening.objectives import Bound, CompiledRanking, Ranking, compile_ranking
+from screening.objectives import (
+    DEFAULT_MAX_BELOW_HULL_UNKNOWN,
+    FAR_BELOW_HULL,
+    FAR_BELOW_HULL_SQL,
+    Bound,
+    CompiledRanking,
+    Ranking,
+    compile_ranking,
+)
 from screening.store import ResultsStore
 from screening.store.schemas import DEBYE_CURVES, ENCODED_FIELDS
 
@@ -102,9 +110,16 @@ def leaderboard_schema(targets: Sequence[str]) -> dict[str, pa.DataType]:
         hull += [HullColumn.E_ABOVE_HULL] + ([HullColumn.E_ABOVE_HULL_STD] if "e_form_std" in targets else [])
     for c in hull:
         cols.setdefault(str(c), hull_types.get(c, pa.float64()))
+    # computed by the leaderboard query (screening.objectives.FAR_BELOW_HULL_SQL)
+    if _has_far_below_hull(targets):
+        cols[FAR_BELOW_HULL] = pa.bool_()
     cols["T_K"] = debye["T_K"]
     cols.update({c: debye[c] for c in DEBYE_COLUMNS})
     return cols
+
+
+def _has_far_below_hull(targets: Sequence[str]) -> bool:
+    return "e_above_hull" in targets and "known_composition" in targets
 
 
 def leaderboard_columns(targets: Sequence[str]) -> list[str]:
@@ -152,8 +167,14 @@ def check_ranking(
 
 
 def _leaderboard_cte(targets: Sequence[str]) -> str:
-    """The body of the ``lb`` relation: one row per predicted candidate of ``$cid``, Debye values at ``$t``."""
+    """The body of the ``lb`` relation: one row per predicted candidate of ``$cid``, Debye values at ``$t``.
+
+    With the hull's columns it also computes ``far_below_hull`` with the threshold ``$fbh`` (eV/atom; see
+    :func:`leaderboard_params`).
+    """
     pred_cols = ", ".join(f"p.{_quote(c)}" for c in targets)
+    if _has_far_below_hull(targets):
+        pred_cols += f", {FAR_BELOW_HULL_SQL} AS {_quote(FAR_BELOW_HULL)}"
     debye_cols = ", ".join(f"d.{_quote(c)}" for c in DEBYE_COLUMNS)
     return f"""
         SELECT {", ".join(f"c.{_quote(c)}" for c in CANDIDATE_COLUMNS)}{", " + pred_cols if pred_cols else ""},
@@ -163,6 +184,19 @@ def _leaderboard_cte(targets: Sequence[str]) -> str:
         LEFT JOIN debye_curves d
                ON d.campaign_id = c.campaign_id AND d.candidate_id = c.candidate_id AND d."T_K" = $t
         WHERE c.campaign_id = $cid AND c.status = 'ok'"""
+
+
+def leaderboard_params(
+    store: ResultsStore,
+    campaign_id: str,
+    temperature_K: float = 300.0,
+    max_below_hull_unknown: float | None = DEFAULT_MAX_BELOW_HULL_UNKNOWN,
+) -> dict[str, Any]:
+    """The bound parameters of the ``lb`` relation (:func:`_leaderboard_cte`) for one campaign."""
+    params: dict[str, Any] = {"cid": campaign_id, "t": nearest_temperature(store, campaign_id, temperature_K)}
+    if _has_far_below_hull(target_columns(store, campaign_id)):
+        params["fbh"] = max_below_hull_unknown
+    return params
 
 
 def leaderboard_sql(
@@ -186,7 +220,7 @@ def leaderboard_sql(
     by, checked = check_ranking(targets, by, conditions)
     if int(k) < 1:
         raise ValueError(f"k must be >= 1, got {k}")
-    params: dict[str, Any] = {"cid": campaign_id, "t": nearest_temperature(store, campaign_id, temperature_K)}
+    params = leaderboard_params(store, campaign_id, temperature_K)
     where = []
     for i, cond in enumerate(checked):
         where.append(f"{_quote(cond.column)} {cond.op} $f{i}")
@@ -299,7 +333,7 @@ def objective_sql(
         extra,
         has_std=lambda col: column_has_values(store, campaign_id, f"{col}_std"),
     )
-    params: dict[str, Any] = {"cid": campaign_id, "t": nearest_temperature(store, campaign_id, temperature_K)}
+    params = leaderboard_params(store, campaign_id, temperature_K, ranking.max_below_hull_unknown)
     params.update(compiled.params)
     params["k"] = int(k)
     sql = ranked_query(_leaderboard_cte(target_columns(store, campaign_id)), columns, compiled, params)
@@ -320,6 +354,33 @@ def rank_objective(
         store, campaign_id, ranking, k=k, conditions=conditions, temperature_K=temperature_K
     )
     return store.query(sql, params)
+
+
+def implausible_candidates(
+    store: ResultsStore, campaign_id: str, ranking: Ranking, *, k: int = 10, temperature_K: float = 300.0
+) -> tuple[dict[str, int], pa.Table]:
+    """What the plausibility rules flag: ``({flag column: count}, the k flagged rows furthest below the hull)``.
+
+    Flags: ``implausible`` (stored by the hull step) and ``far_below_hull`` (computed with the ranking's
+    ``max_below_hull_unknown``); columns the campaign lacks are left out.
+    """
+    targets = target_columns(store, campaign_id)
+    flags = [c for c in ("implausible", FAR_BELOW_HULL) if c in leaderboard_schema(targets)]
+    if not flags:
+        return {}, pa.table({"candidate_id": pa.array([], pa.string())})
+    params = leaderboard_params(store, campaign_id, temperature_K, ranking.max_below_hull_unknown)
+    lb = _leaderboard_cte(targets)
+    counts = ", ".join(f"count(*) FILTER (WHERE coalesce({_quote(c)}, false)) AS {_quote(c)}" for c in flags)
+    n = store.query(f"WITH lb AS ({lb}) SELECT {counts} FROM lb", params).to_pylist()[0]
+    show = [c for c in ("candidate_id", "formula", "chemsys", "e_form", "e_above_hull", "e_above_hull_std",
+                        "known_composition", *flags) if c in leaderboard_schema(targets)]  # fmt: skip
+    any_flag = " OR ".join(f"coalesce({_quote(c)}, false)" for c in flags)
+    rows = store.query(
+        f"WITH lb AS ({lb}) SELECT {', '.join(map(_quote, show))} FROM lb WHERE {any_flag} "
+        f"ORDER BY e_above_hull ASC NULLS LAST, candidate_id LIMIT {int(k)}",
+        params,
+    )
+    return {c: int(n[c]) for c in flags}, rows
 
 
 def curves_of(store: ResultsStore, campaign_id: str, candidate_ids: Sequence[str]) -> pa.Table:

@@ -8,8 +8,12 @@ marks (``circle.pt``, ``rect.bar`` or ``polyline.curve`` vertices counted in ``d
 - ``plot-dist-<column>``: the distribution of each predicted property (histogram bars);
 - ``plot-cv-leaders``: Cv(T) of the leaders from their Debye temperatures, with a band from theta +- sigma
   (``theta_K_std``) when the model gives one;
+- ``implausible``: how many predictions the plausibility rules flag and exclude, why, and the furthest below
+  the hull;
 - ``plot-rejects``: rejected candidates by stage and reason;
 - ``plot-phonons``: predicted vs phonon Cv(300 K) when the validation step ran;
+- ``model-stability``: the model's stability precision / recall / F1 on held-out formulas, from its checkpoint's
+  ``metrics.json`` (:mod:`screening.evaluation.stability`), when the record exists for this model id;
 - provenance: model id, hull version, parameters, counts.
 """
 
@@ -254,6 +258,8 @@ def build_report(
         parts.append(scatter_svg("objective-vs-hull", f"{score_col} vs energy above hull (leaders marked)",
                                  hull_x, obj_y, marked, "e_above_hull (eV/atom)", score_col,
                                  vline=ranking.max_e_above_hull, note=note))  # fmt: skip
+    parts.append("<h2>Excluded as implausible</h2>")
+    parts.append(_implausible_section(store, campaign_id, ranking))
     parts.append("<h2>Predicted properties</h2>")
     for c in numeric:
         parts.append(histogram_svg(f"dist-{c}", f"distribution of {c}", data[c], c))
@@ -265,6 +271,8 @@ def build_report(
     parts.append(bars_svg("rejects", "rejected candidates by stage and reason", rej["why"], rej["n"]))
     parts.append("<h2>Phonon validation</h2>")
     parts.append(_phonon_section(store, campaign_id))
+    parts.append("<h2>How well the model finds stable compositions</h2>")
+    parts.append(_model_stability_section(camp))
     parts.append("<h2>Provenance</h2>")
     parts.append(_provenance(store, campaign_id, camp, ranking, n_pred))
     return ("<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
@@ -319,6 +327,50 @@ def _phonon_section(store: ResultsStore, campaign_id: str) -> str:
                       marks, "phonon Cv (J/mol-atom/K)", "predicted Cv (J/mol-atom/K)")  # fmt: skip
     cols = ["id", "formula", "theta_pred_K", "theta_fit_K", "cv_mae_J_per_molatom_K", "dynamically_stable"]
     return svg + _table(t, cols)
+
+
+def _implausible_section(store: ResultsStore, campaign_id: str, ranking: Ranking) -> str:
+    from screening.hull import ELEMENT_SIGMAS, IMPLAUSIBLE_BELOW_HULL_EV
+    from screening.ranking import implausible_candidates
+
+    counts, rows = implausible_candidates(store, campaign_id, ranking)
+    if not counts:
+        return "<p>This campaign has no energies above the hull: no plausibility rules apply.</p>"
+    why = {
+        "implausible": f"a composition the reference hull knows, predicted more than {IMPLAUSIBLE_BELOW_HULL_EV:g} "
+        f"eV/atom below it, or an element predicted below zero by more than {ELEMENT_SIGMAS:g} sigma",
+        "far_below_hull": "a composition the reference hull does not know, predicted more than "
+        f"{_fmt(ranking.max_below_hull_unknown)} eV/atom below it (max_below_hull_unknown): the reference holds "
+        "well-sampled Materials Project chemical systems, where a real new phase rarely sits that far below the "
+        "known ones, so such a prediction is most likely a model error",
+    }
+    fate = (
+        "admitted (include_implausible)" if ranking.include_implausible else "excluded from the leaderboard"
+    )
+    items = "".join(
+        f"<li><code>{_esc(c)}</code>: {n} candidates, {fate}: {_esc(why[c])}.</li>"
+        for c, n in counts.items()
+        if c != "far_below_hull" or ranking.max_below_hull_unknown is not None
+    )
+    if "far_below_hull" in counts and ranking.max_below_hull_unknown is None:
+        items += "<li><code>far_below_hull</code>: off (max_below_hull_unknown is null).</li>"
+    table = rows.to_pylist()
+    note = f"<p>The {len(table)} flagged candidates furthest below the hull:</p>" if table else ""
+    return f'<ul id="implausible">{items}</ul>' + note + (_table(table, rows.column_names) if table else "")
+
+
+def _model_stability_section(camp: dict) -> str:
+    from screening.evaluation.stability import read_stability, stability_lines
+
+    rec = read_stability(camp.get("checkpoint"), camp.get("model_id"))
+    if rec is None:
+        return (
+            "<p>No held-out stability evaluation recorded for this model (its checkpoint's metrics.json).</p>"
+        )
+    caption, header, rows = stability_lines(rec)
+    head = "".join(f"<th>{_esc(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{_esc(v)}</td>" for v in row) + "</tr>" for row in rows)
+    return f'<p>{_esc(caption)}</p><table id="model-stability"><tr>{head}</tr>{body}</table>'
 
 
 def _provenance(store: ResultsStore, campaign_id: str, camp: dict, ranking: Ranking, n_pred: int) -> str:

@@ -1,4 +1,5 @@
-"""Command-line options of a named objective (``cloud main``, ``cloud screen``, ``cloud top``, ``cloud export``).
+"""Command-line options of a named objective (``cloud main``, ``cloud screen``, ``cloud top``, ``cloud export``,
+``cloud report``), and the campaign options and error handling of the commands that read a finished campaign.
 
 The choices come from :mod:`screening.objectives` (one definition); values are checked by the same pydantic
 models the flow uses, so a bad value is one error line naming the option.
@@ -7,15 +8,20 @@ models the flow uses, so a bad value is one error line naming the option.
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from screening.objectives import Objective, UncertaintyMode
+
+if TYPE_CHECKING:
+    from screening.store import ResultsStore
 
 #: Columns shown first for a ranked leaderboard (then the remaining predictions and their uncertainties).
 LEADER_COLUMNS = ("rank", "candidate_id", "formula", "chemsys", "spacegroup", "score", "e_above_hull",
                   "e_above_hull_std", "known_composition")  # fmt: skip
 _HIDDEN = {"scope", "source", "T_K", "u_J_per_molatom", "f_J_per_molatom", "s_J_per_molatom_K", "hull_version",
-           "implausible", "n_sites"}  # fmt: skip
+           "implausible", "far_below_hull", "n_sites"}  # fmt: skip
 
 
 def leader_columns(rows: list[dict[str, Any]]) -> list[str]:
@@ -109,7 +115,18 @@ def add_objective_args(
         help="admit radioactive elements and noble gases (excluded by default)",
     )
     p.add_argument(
-        "--include-implausible", action="store_true", default=unset, help="admit implausible predictions"
+        "--include-implausible",
+        action="store_true",
+        default=unset,
+        help="admit implausible predictions (implausible, far_below_hull)",
+    )
+    p.add_argument(
+        "--max-below-hull-unknown",
+        type=_threshold,
+        metavar="EV",
+        default=unset,
+        help="flag (far_below_hull) and exclude compositions unknown to the reference hull predicted more than "
+        "EV eV/atom below it (default 0.2; 'none': off)",
     )
     p.add_argument(
         "--per-formula",
@@ -134,7 +151,51 @@ def objective_fields(args: argparse.Namespace) -> dict[str, Any]:
         "require_elements",
         "allow_default_excluded",
         "include_implausible",
+        "max_below_hull_unknown",
         "per_formula",
         "per_chemsys",
     )
     return {name: getattr(args, name) for name in names if hasattr(args, name)}
+
+
+def add_campaign_args(p: argparse.ArgumentParser, *, k_help: str = "how many leaders") -> None:
+    """``--campaign``, ``-k/--top-k`` and ``--results``: a finished campaign and how many leaders to read."""
+    p.add_argument("--campaign", metavar="ID", help="campaign id (default: the latest)")
+    p.add_argument("-k", "--top-k", type=int, default=20, help=k_help)
+    p.add_argument("--results", metavar="DIR", help="results store directory (default: settings.results_dir)")
+
+
+def open_campaign(args: argparse.Namespace) -> tuple[ResultsStore, str]:
+    """The store and campaign of :func:`add_campaign_args`' options (the latest campaign by default).
+
+    Raises
+    ------
+    FileNotFoundError
+        When the store holds no campaign.
+    ValueError
+        When ``-k`` is below 1.
+    """
+    from screening.ranking import latest_campaign
+    from screening.settings import get_settings
+    from screening.store import ResultsStore
+
+    store = ResultsStore(args.results or get_settings().results_dir)
+    campaign = args.campaign or latest_campaign(store)
+    if campaign is None:
+        raise FileNotFoundError(f"no campaign in the store at {store.root}; run `cloud main` first")
+    if args.top_k < 1:
+        raise ValueError(f"-k must be at least 1, got {args.top_k}")
+    return store, campaign
+
+
+def run_user_command(body: Callable[[], int]) -> int:
+    """Run a command's ``body``; an error the user can fix is one line on stderr and exit code 2."""
+    from pydantic import ValidationError
+
+    try:
+        return body()
+    except ValidationError as exc:
+        print(f"error: {one_line(exc)}", file=sys.stderr)
+    except (ValueError, FileNotFoundError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+    return 2

@@ -22,7 +22,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from screening.objectives import DEFAULT_MAX_E_ABOVE_HULL, Objective, Ranking, UncertaintyMode, check_elements
+from screening.objectives import (
+    DEFAULT_MAX_BELOW_HULL_UNKNOWN,
+    DEFAULT_MAX_E_ABOVE_HULL,
+    Objective,
+    Ranking,
+    UncertaintyMode,
+    check_elements,
+)
 from screening.store.layout import check_id
 
 #: Default temperature grid (K): 10 K to 1000 K, with 298.15 K and 300 K included.
@@ -154,7 +161,15 @@ class ScreenParameters(BaseModel):
     allow_default_excluded: bool = Field(
         False, description="Admit radioactive elements and noble gases (excluded by default)."
     )
-    include_implausible: bool = Field(False, description="Admit predictions flagged implausible.")
+    include_implausible: bool = Field(
+        False, description="Admit predictions flagged implausible (implausible or far_below_hull)."
+    )
+    max_below_hull_unknown: float | None = Field(
+        DEFAULT_MAX_BELOW_HULL_UNKNOWN,
+        ge=0,
+        description="Flag (far_below_hull) and exclude compositions unknown to the reference hull predicted more "
+        "than this many eV/atom below it (null: off).",
+    )
     per_formula: int = Field(1, ge=1, description="At most this many leaders per formula.")
     per_chemsys: int | None = Field(None, ge=1, description="At most this many leaders per chemical system.")
     rank_by: str | None = Field(
@@ -221,6 +236,7 @@ class ScreenParameters(BaseModel):
             require_elements=self.require_elements,
             allow_default_excluded=self.allow_default_excluded,
             include_implausible=self.include_implausible,
+            max_below_hull_unknown=self.max_below_hull_unknown,
             per_formula=self.per_formula,
             per_chemsys=self.per_chemsys,
         )

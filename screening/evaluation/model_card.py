@@ -6,7 +6,7 @@ Inputs (all JSON, all written by scripts):
   task and fold;
 - ``bench/results/eval_checkpoint.json`` (``bench/eval_checkpoint.py``): CLOUD per fold, pre-training ablation;
 - ``<checkpoint>/metrics.json`` (``bench/eval_checkpoint.py --ship``): the shipped model's training record and
-  sample predictions;
+  sample predictions; its ``stability`` record (``bench/eval_checkpoint.py stability``);
 - ``<checkpoint>/config.json`` and ``data/labels/manifest.json``.
 
 Run ``python -m screening.evaluation.model_card`` to rewrite ``cloud_core/data/checkpoints/default/MODEL_CARD.md``.
@@ -26,6 +26,8 @@ from screening.corpora.labels import TASKS, Task
 from screening.evaluation.metrics_file import read_json
 from screening.evaluation.published import PUBLISHED_MAE
 from screening.evaluation.published import SOURCE as PUBLISHED_SOURCE
+from screening.evaluation.stability import METRICS_KEY as STABILITY_KEY
+from screening.evaluation.stability import stability_lines
 from screening.settings import PROJECT_ROOT
 
 DEFAULT_CHECKPOINT = PROJECT_ROOT / "cloud_core" / "data" / "checkpoints" / "default"
@@ -423,6 +425,18 @@ def render(
                 f"| `{task}` | {_pm(e['summary_pretrained'])} | {_pm(e['summary_scratch'])} | "
                 f"{wins} of {min(len(e['pretrained']), len(e['scratch']))} seeds |"
             )
+        add("")
+    stab = (shipped or {}).get(STABILITY_KEY)
+    if stab:
+        caption, header, rows = stability_lines(stab)
+        add("### Stability classification")
+        add("")
+        add(caption + " Written by `python bench/eval_checkpoint.py stability`.")
+        add("")
+        add("| " + " | ".join(header) + " |")
+        add("|" + "---|" * len(header))
+        for row in rows:
+            add("| " + " | ".join(row) + " |")
         add("")
     add("## Limits")
     add("")

@@ -132,3 +132,46 @@ def test_export_files_reencode_to_their_rows(campaign, tmp_path, capsys, fmt):
     assert {cid: rec.to_string() for cid, rec in ok} == {r["candidate_id"]: r["scope"] for r in files}
     assert main(["export", "--results", res, "--campaign", "obj", "--out", str(dest), "-k", "0"]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_far_below_hull_rule_on_a_campaign_and_in_the_report(campaign, tmp_path, capsys):
+    from flows.cli import main
+
+    params, out, res = campaign
+    base = ["top", "--results", res, "--campaign", "obj", "--objective", "custom", "--max-e-above-hull", "none",
+            "--format", "json", "-k", "100"]  # fmt: skip
+    assert main([*base, "--include-implausible"]) == 0
+    everything = json.loads(capsys.readouterr().out)
+    assert everything and all("far_below_hull" in r for r in everything)
+    assert main([*base, "--max-below-hull-unknown", "0"]) == 0
+    kept = json.loads(capsys.readouterr().out)
+    assert all(r["known_composition"] or r["e_above_hull"] >= 0 for r in kept)
+    assert not any(r["far_below_hull"] or r["implausible"] for r in kept)
+    flagged = [r for r in everything if r["far_below_hull"]]
+    assert {r["candidate_id"] for r in kept} <= {r["candidate_id"] for r in everything} - {
+        r["candidate_id"] for r in flagged
+    }
+    assert main([*base, "--max-below-hull-unknown", "-1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "max_below_hull_unknown" in err[0]
+    # the report says what was flagged and why, at the threshold asked for
+    page = tmp_path / "r.html"
+    assert main(["report", "--results", res, "--campaign", "obj", "--max-below-hull-unknown", "0", "--out",
+                 str(page)]) == 0  # fmt: skip
+    text = page.read_text()
+    assert 'id="implausible"' in text and "far_below_hull</code>: " in text and "model error" in text
+    assert "No held-out stability evaluation" in text  # the tiny test checkpoint has no record
+    # a record for this model id in its checkpoint's metrics.json is shown (one for another model is not)
+    from screening.evaluation.stability import stability_record
+    from screening.store import ResultsStore
+
+    rec = stability_record(["LiO3"], [-0.5], [-1.2], {"Li2O": -2.0}, {"Li2O": -2.0, "LiO3": -0.5}, 0.1)
+    metrics = Path(params.checkpoint) / "metrics.json"
+    model_id = ResultsStore(res).read_campaign("obj")["model_id"]
+    for mid, shown in (("another model", False), (model_id, True)):
+        metrics.write_text(json.dumps({"stability": {"checkpoint_model_id": mid, "fold": 0, **rec}}))
+        assert main(["report", "--results", res, "--campaign", "obj", "--out", str(page)]) == 0
+        assert ('id="model-stability"' in page.read_text()) is shown
+    metrics.unlink()
+    assert main(["report", "--results", res, "--campaign", "nope", "--out", str(page)]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1

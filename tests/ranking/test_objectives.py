@@ -123,3 +123,44 @@ def test_missing_columns_and_uncertainties_fail_with_one_line():
     assert leaders(Ranking(uncertainty=M), table=no_std)[0] == "b"
     with pytest.raises(ObjectiveError, match="e_above_hull_std"):  # a std column with no values
         compile_ranking(Ranking(uncertainty=OPT), COLS, has_std=lambda c: c != "e_above_hull")
+
+
+def test_unknown_composition_far_below_the_hull_is_flagged_and_excluded_by_default():
+    """Be2NF-like: a composition the reference does not know, predicted far below the known hull."""
+    from screening.objectives import FAR_BELOW_HULL, FAR_BELOW_HULL_SQL
+
+    # id, formula, chemsys, e_above_hull, known_composition, implausible, theta_K
+    rows = [
+        ("p", "Be2NF", "Be-F-N", -0.28, False, False, 2000),  # unknown, 0.28 below: flagged
+        ("q", "Be3SN4", "Be-N-S", -0.08, False, False, 1900),  # unknown, 0.08 below: kept
+        ("r", "BeO", "Be-O", -0.05, True, False, 1800),  # known, within 0.1: kept
+        ("s", "AlN", "Al-N", 0.02, False, False, 900),  # unknown, above the hull: kept
+        ("t", "BN", "B-N", -0.30, True, True, 1700),  # known, 0.3 below: the hull step's flag
+    ]
+    cols = ["candidate_id", "formula", "chemsys", "e_above_hull", "known_composition", "implausible",
+            "theta_K"]  # fmt: skip
+    table = pa.table({c: [r[i] for r in rows] for i, c in enumerate(cols)})
+    available = [*cols, FAR_BELOW_HULL]
+
+    def run(ranking: Ranking) -> tuple[list[str], dict[str, bool]]:
+        compiled = compile_ranking(ranking, available)
+        params = dict(compiled.params, k=20)
+        con = duckdb.connect()
+        con.register("lb_table", table)
+        relation = f"SELECT *, {FAR_BELOW_HULL_SQL} AS {FAR_BELOW_HULL} FROM lb_table"
+        out = con.execute(f"SELECT candidate_id, {FAR_BELOW_HULL} FROM ({ranked_query(relation, available, compiled, params)})", params).fetchall()  # fmt: skip
+        return [r[0] for r in out], {r[0]: r[1] for r in out}
+
+    base = dict(objective=Objective.CUSTOM, by="theta_K", max_e_above_hull=None)
+    got, _ = run(Ranking(**base))
+    assert got == ["q", "r", "s"]  # p (far below, unknown) and t (implausible) excluded by default
+    got, flags = run(Ranking(**base, include_implausible=True))
+    assert got == ["p", "q", "r", "t", "s"] and flags["p"] is True and not flags["q"] and not flags["t"]
+    got, flags = run(Ranking(**base, max_below_hull_unknown=0.3))  # the user's threshold admits p
+    assert got == ["p", "q", "r", "s"] and flags["p"] is False
+    got, flags = run(Ranking(**base, max_below_hull_unknown=0.05))  # a stricter one drops q too
+    assert got == ["r", "s"]
+    got, flags = run(Ranking(**base, max_below_hull_unknown=None))  # off: no flag at all
+    assert got == ["p", "q", "r", "s"] and flags["p"] is None
+    with pytest.raises(ValueError, match="max_below_hull_unknown"):
+        Ranking(max_below_hull_unknown=-0.1)
