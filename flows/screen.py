@@ -24,8 +24,8 @@ from prefect.futures import as_completed
 from prefect_dask import DaskTaskRunner
 
 from screening.campaign.plan import plan_campaign
-from screening.campaign.predict import load_predictor, resolve_checkpoint
-from screening.campaign.questions import check_objectives
+from screening.campaign.predict import resolve_checkpoint
+from screening.campaign.questions import check_objectives_for_checkpoint
 from screening.campaign.runner import campaign_id_for, check_ranking_parameters, leaders
 from screening.campaign.spec import ScreenParameters
 from screening.campaign.stages import encode_stage, finalize_stage, predict_stage, process_chunk_group
@@ -102,9 +102,9 @@ def chunk_group_task(
 
 @task(name="check-objectives", cache_policy=NONE)
 def check_objectives_task(params: ScreenParameters, checkpoint: str) -> dict[str, str]:
-    """Fail now if the main objective needs a column the model lacks; say which extra ones cannot be answered."""
-    model = load_predictor(checkpoint, "cpu")
-    return {str(k): v for k, v in check_objectives(params, model).items()}
+    """Fail now if the main objective needs a column the model lacks; say which extra ones cannot be answered
+    (from the checkpoint's config: the model is not loaded)."""
+    return {str(k): v for k, v in check_objectives_for_checkpoint(params, checkpoint).items()}
 
 
 @task(name="rank", cache_policy=NONE)

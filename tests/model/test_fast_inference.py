@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -157,3 +158,50 @@ print(mid, "torch" in sys.modules)
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.split()
     assert out == [variant_model_id(checkpoint_id(ckpt), INT8), "False"]
+
+
+def test_objectives_checked_from_the_config_as_from_a_probe_prediction(ckpt):
+    """The flow checks objectives from the checkpoint's config (no model loaded): same verdicts as the probe."""
+    from screening.campaign import ScreenParameters
+    from screening.campaign.questions import check_objectives, check_objectives_for_checkpoint
+    from screening.objectives import Objective, ObjectiveError
+
+    predictor = Predictor.from_checkpoint(ckpt, device="cpu", threads=1)
+
+    def outcome(fn, params):
+        try:
+            return fn(params)
+        except ObjectiveError as exc:
+            return str(exc)
+
+    verdicts = []
+    for obj in [o for o in Objective if o != Objective.CUSTOM]:
+        params = ScreenParameters(checkpoint=str(ckpt), objective=obj, extra_objectives=list(Objective))
+        got = outcome(lambda p: check_objectives_for_checkpoint(p, str(ckpt)), params)
+        assert got == outcome(lambda p: check_objectives(p, predictor), params)
+        verdicts.append(isinstance(got, str))
+    assert any(verdicts)  # this checkpoint predicts no kappa: some objective is refused
+
+
+def test_an_int8_campaign_is_another_campaign_with_the_variant_id_on_every_row(ckpt, tmp_path):
+    """--inference int8 changes the model id in the parameter hash: float32 and int8 chunks never mix."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "store"))
+    import campaign_testkit as kit
+
+    from screening.campaign import ScreenParameters
+    from screening.campaign.runner import run_campaign
+    from screening.store import ResultsStore
+
+    pool = kit.write_pool(tmp_path / "pool.parquet", 30)
+    base = dict(source={"kind": "pool", "path": str(pool)}, checkpoint=str(ckpt), results_dir=str(tmp_path / "r"),
+                chunk_size=15, objective="custom", max_e_above_hull=None, device="cpu")  # fmt: skip
+    f32 = run_campaign(ScreenParameters(**base))
+    i8 = run_campaign(ScreenParameters(**base, inference="int8"))
+    assert f32.campaign_id != i8.campaign_id
+    store = ResultsStore(tmp_path / "r")
+    ids = store.query(
+        "SELECT campaign_id, list(DISTINCT model_id) AS m, count(*) AS n FROM predictions GROUP BY 1"
+    ).to_pylist()
+    want = {f32.campaign_id: checkpoint_id(ckpt), i8.campaign_id: variant_model_id(checkpoint_id(ckpt), INT8)}
+    assert {r["campaign_id"]: r["m"] for r in ids} == {c: [m] for c, m in want.items()}
+    assert len({r["n"] for r in ids}) == 1  # the same candidates predicted (or rejected) in both
