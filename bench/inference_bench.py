@@ -26,8 +26,10 @@ interleaved rounds, best reported, as candidates/s of
 - ``campaign``: :meth:`Predictor.predict` as a campaign calls it (members blended in, when the checkpoint has them);
 
 plus the int8 variant's agreement with float32 over the whole pool (Spearman and top-100 overlap per column, the
-network alone) and its load time (conversion + the acceptance check). Writes
-``bench/results/inference_variants.json``.
+network alone) and its load time (conversion + the acceptance check). ``--ort`` adds ONNX Runtime float32 and
+int8 (the same recipe: weights of the encoder blocks' MatMuls) in network mode at the first batch size, with their
+agreement with torch float32 on the timed strings (raw head outputs); it needs ``onnxruntime`` and ``onnx``, which
+are not dependencies of the project. Writes ``bench/results/inference_variants.json``.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 
@@ -222,6 +225,20 @@ def bench_variants(args: argparse.Namespace) -> dict:
             cases[(v, "campaign", bs)] = lambda v=v, bs=bs: preds[v].predict_with_rejects(
                 timed, batch_size=bs
             )
+    ort_agreement: dict = {}
+    if args.ort:
+        import tempfile
+
+        bs = args.variant_batch_sizes[0]
+        with tempfile.TemporaryDirectory() as tmp:
+            extra, raw = ort_cases(preds["float32"].model, vocab, encoded, bs, Path(tmp))
+        with torch.inference_mode():  # raw head outputs of torch float32, the same layout, for agreement
+            out = bare["float32"].model(*_padded(vocab, encoded))
+            ref = torch.cat([out[h] for h in preds["float32"].model.heads.keys()], dim=-1).numpy()
+        for k, fn in extra.items():
+            cases[(k, "network", bs)] = fn
+            ort_agreement[k] = compare(pa.table({str(j): ref[:, j] for j in range(ref.shape[1])}),
+                                       pa.table({str(j): raw[k][:, j] for j in range(ref.shape[1])})).to_dict()  # fmt: skip
     runs: dict = {k: [] for k in cases}
     cpu = torch.device("cpu")
     for r in range(args.rounds):
@@ -229,7 +246,7 @@ def bench_variants(args: argparse.Namespace) -> dict:
             runs[k].append(measure(fn, len(timed), args.min_seconds, cpu, warmup=r == 0))
     rows = []
     for (v, mode, bs), rates in runs.items():
-        ref = max(runs[("float32", mode, bs)])
+        ref = max(runs[("float32", "network" if v.startswith("ort") else mode, bs)])
         rows.append({"variant": v, "mode": mode, "batch_size": bs, "candidates_per_s": round(max(rates), 1),
                      "vs_float32": round(max(rates) / ref, 2), "rounds": [round(x, 1) for x in rates]})  # fmt: skip
         print(json.dumps(rows[-1]), flush=True)
@@ -248,8 +265,76 @@ def bench_variants(args: argparse.Namespace) -> dict:
         "pool_agreement_network": agreement.to_dict(),
         "pool_agreement_campaign": with_members.to_dict(),
         "pool_failures_network": agreement.failures(),
+        "ort_agreement_raw_heads": ort_agreement,
         "rows": rows,
     }
+
+
+def _padded(vocab, encoded: list) -> tuple:
+    b = vocab.pad(encoded)
+    return torch.from_numpy(b.input_ids), torch.from_numpy(b.section_ids), torch.from_numpy(b.attention_mask)
+
+
+def ort_cases(model, vocab, encoded: list, bs: int, work: Path) -> tuple[dict, dict]:
+    """ONNX Runtime float32 and int8 (weights of the encoder blocks' MatMuls only, as the torch int8 recipe) of
+    ``model``'s network on ``encoded`` (length-bucketed batches of ``bs``), one thread.
+
+    The composition fractions (a loop over token positions) are computed by torch outside the graph, so the
+    exported graph has dynamic batch and length axes. Returns ``({name: run()}, {name: raw head outputs})``.
+    """
+    import onnx
+    import onnxruntime as ort
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from torch import nn
+
+    heads = list(model.heads.keys())
+
+    class Net(nn.Module):
+        def __init__(self, m) -> None:
+            super().__init__()
+            self.m = m
+
+        def forward(self, ids, sec, mask, frac):
+            enc = self.m.encoder
+            h = enc(ids, sec, mask, frac)
+            m = mask.to(h.dtype).unsqueeze(-1)
+            pooled = h[:, 0] if self.m.cfg.pooling == "cls" else (h * m).sum(1) / m.sum(1).clamp_min(1.0)
+            if enc.comp is not None:
+                pooled = pooled + enc.comp.pooled_summary(ids, sec, frac)
+            return torch.cat([self.m.heads[n](pooled) for n in heads], dim=-1)
+
+    order = np.argsort([len(e[0]) for e in encoded], kind="stable")
+    batches = []
+    for s0 in range(0, len(encoded), bs):
+        b = vocab.pad([encoded[i] for i in order[s0 : s0 + bs]])
+        ids, sec = torch.from_numpy(b.input_ids), torch.from_numpy(b.section_ids)
+        mask = torch.from_numpy(b.attention_mask)
+        comp = model.encoder.comp
+        frac = comp.fractions(ids, sec) if comp is not None else torch.zeros(ids.shape)
+        batches.append((ids, sec, mask, frac))
+    names = ["ids", "sec", "mask", "frac"]
+    f32, i8 = work / "net.onnx", work / "net_int8.onnx"
+    torch.onnx.export(Net(model).eval(), batches[len(batches) // 2], str(f32), dynamo=False, input_names=names,
+                      output_names=["out"], dynamic_axes={k: {0: "b", 1: "n"} for k in names} | {"out": {0: "b"}},
+                      opset_version=17)  # fmt: skip
+    graph = onnx.load(str(f32)).graph
+    weights = {i.name for i in graph.initializer}
+    blocks = [
+        n.name for n in graph.node if n.op_type == "MatMul" and "blocks" in n.name and n.input[1] in weights
+    ]
+    quantize_dynamic(str(f32), str(i8), weight_type=QuantType.QInt8, nodes_to_quantize=blocks)
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = opts.inter_op_num_threads = 1
+    sessions = {k: ort.InferenceSession(str(f), opts, providers=["CPUExecutionProvider"])
+                for k, f in (("ort_float32", f32), ("ort_int8", i8))}  # fmt: skip
+    feeds = [dict(zip(names, (t.numpy() for t in b), strict=True)) for b in batches]
+    inv = np.argsort(order, kind="stable")
+
+    def runner(sess):
+        return lambda: np.concatenate([sess.run(None, f)[0] for f in feeds])[inv]
+
+    cases = {k: runner(v) for k, v in sessions.items()}
+    return cases, {k: fn() for k, fn in cases.items()}
 
 
 def variants_table(result: dict) -> str:
@@ -285,6 +370,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--checkpoint", default=None, help="--variants: checkpoint (default: the shipped one)")
     p.add_argument("--n-timed", type=int, default=4096, help="--variants: pool candidates per timed pass")
     p.add_argument("--variant-batch-sizes", type=int, nargs="+", default=[128, 512])
+    p.add_argument("--ort", action="store_true",
+                   help="--variants: also ONNX Runtime float32 / int8 (needs onnxruntime, onnx), first batch size")  # fmt: skip
     args = p.parse_args(argv)
     if args.variants:
         load_before = os.getloadavg()
