@@ -16,6 +16,20 @@ peak on CPU is the float32 matmul rate measured here (2048^3 GEMM) and on CUDA t
 (set ``CLOUD_BENCH_PEAK_TFLOPS`` to override). Writes ``bench/results/inference_bench.json``.
 
 Needs the ``bench`` extra (``pip install -e .[bench]``: transformers). Run: ``python bench/inference_bench.py``.
+
+``--variants`` measures instead the inference variants of one checkpoint (default: the shipped one) on the
+bundled prototype pool, in one run on one torch thread: ``float32`` and ``int8`` (:mod:`cloud_core.model.fast`),
+interleaved rounds, best reported, as candidates/s of
+
+- ``network``: the model alone on pre-tokenised, length-bucketed batches (uncertainty heads included);
+- ``predict``: :meth:`Predictor.predict` without gradient-boosting members (validation + tokenisation + network);
+- ``campaign``: :meth:`Predictor.predict` as a campaign calls it (members blended in, when the checkpoint has them);
+
+plus the int8 variant's agreement with float32 over the whole pool (Spearman and top-100 overlap per column, the
+network alone) and its load time (conversion + the acceptance check). ``--ort`` adds ONNX Runtime float32 and
+int8 (the same recipe: weights of the encoder blocks' MatMuls) in network mode at the first batch size, with their
+agreement with torch float32 on the timed strings (raw head outputs); it needs ``onnxruntime`` and ``onnx``, which
+are not dependencies of the project. Writes ``bench/results/inference_variants.json``.
 """
 
 from __future__ import annotations
@@ -29,6 +43,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 
@@ -177,6 +192,168 @@ def bench_size(
     }
 
 
+POOL = ROOT / "data" / "pools" / "prototype_pool_v1.parquet"
+VARIANTS_OUT = ROOT / "bench" / "results" / "inference_variants.json"
+
+
+def bench_variants(args: argparse.Namespace) -> dict:
+    """float32 vs int8 of one checkpoint on the bundled pool, one thread, one run (see the module docstring)."""
+    from cloud_core.model.checkpoint import default_checkpoint_path
+    from cloud_core.model.fast import INT8, compare, load_variant_predictor
+
+    torch.set_num_threads(args.threads or 1)
+    ckpt = Path(args.checkpoint) if args.checkpoint else default_checkpoint_path()
+    preds, load_s = {}, {}
+    for v in ("float32", INT8):
+        t0 = time.perf_counter()
+        preds[v] = load_variant_predictor(ckpt, v, device="cpu", threads=torch.get_num_threads())
+        load_s[v] = round(time.perf_counter() - t0, 2)
+    vocab = get_vocabulary()
+    max_len = min(p.max_len for p in preds.values())
+    pool = [s for s in pq.read_table(POOL, columns=["scope"]).column(0).to_pylist() if s]
+    n_pool = len(pool)
+    pool = [s for s in pool if len(vocab.tokenize(s)) <= max_len]  # longer ones are rejects, not predictions
+    rng = np.random.default_rng(0)
+    timed = [pool[i] for i in sorted(rng.choice(len(pool), size=min(args.n_timed, len(pool)), replace=False))]
+    bare = {v: Predictor(p.model, p.config, p.model_id, p.device) for v, p in preds.items()}
+    encoded = [bare["float32"]._encode(s) for s in timed]
+    cases = {}
+    for v in preds:
+        for bs in args.variant_batch_sizes:
+            cases[(v, "network", bs)] = lambda v=v, bs=bs: bare[v]._run(encoded, bs, False)
+            cases[(v, "predict", bs)] = lambda v=v, bs=bs: bare[v].predict_with_rejects(timed, batch_size=bs)
+            cases[(v, "campaign", bs)] = lambda v=v, bs=bs: preds[v].predict_with_rejects(
+                timed, batch_size=bs
+            )
+    ort_agreement: dict = {}
+    if args.ort:
+        import tempfile
+
+        bs = args.variant_batch_sizes[0]
+        with tempfile.TemporaryDirectory() as tmp:
+            extra, raw = ort_cases(preds["float32"].model, vocab, encoded, bs, Path(tmp))
+        with torch.inference_mode():  # raw head outputs of torch float32, the same layout, for agreement
+            out = bare["float32"].model(*_padded(vocab, encoded))
+            ref = torch.cat([out[h] for h in preds["float32"].model.heads.keys()], dim=-1).numpy()
+        for k, fn in extra.items():
+            cases[(k, "network", bs)] = fn
+            ort_agreement[k] = compare(pa.table({str(j): ref[:, j] for j in range(ref.shape[1])}),
+                                       pa.table({str(j): raw[k][:, j] for j in range(ref.shape[1])})).to_dict()  # fmt: skip
+    runs: dict = {k: [] for k in cases}
+    cpu = torch.device("cpu")
+    for r in range(args.rounds):
+        for k, fn in cases.items():
+            runs[k].append(measure(fn, len(timed), args.min_seconds, cpu, warmup=r == 0))
+    rows = []
+    for (v, mode, bs), rates in runs.items():
+        ref = max(runs[("float32", "network" if v.startswith("ort") else mode, bs)])
+        rows.append({"variant": v, "mode": mode, "batch_size": bs, "candidates_per_s": round(max(rates), 1),
+                     "vs_float32": round(max(rates) / ref, 2), "rounds": [round(x, 1) for x in rates]})  # fmt: skip
+        print(json.dumps(rows[-1]), flush=True)
+    agreement = compare(bare["float32"].predict(pool), bare[INT8].predict(pool))
+    with_members = compare(preds["float32"].predict(pool), preds[INT8].predict(pool))
+    return {
+        "checkpoint": str(ckpt),
+        "model_ids": {v: p.model_id for v, p in preds.items()},
+        "has_members": preds["float32"].members is not None,
+        "threads": torch.get_num_threads(),
+        "n_timed": len(timed),
+        "n_pool": n_pool,
+        "n_pool_predicted": len(pool),
+        "load_seconds": load_s,
+        "sample_agreement": preds[INT8].agreement.to_dict(),
+        "pool_agreement_network": agreement.to_dict(),
+        "pool_agreement_campaign": with_members.to_dict(),
+        "pool_failures_network": agreement.failures(),
+        "ort_agreement_raw_heads": ort_agreement,
+        "rows": rows,
+    }
+
+
+def _padded(vocab, encoded: list) -> tuple:
+    b = vocab.pad(encoded)
+    return torch.from_numpy(b.input_ids), torch.from_numpy(b.section_ids), torch.from_numpy(b.attention_mask)
+
+
+def ort_cases(model, vocab, encoded: list, bs: int, work: Path) -> tuple[dict, dict]:
+    """ONNX Runtime float32 and int8 (weights of the encoder blocks' MatMuls only, as the torch int8 recipe) of
+    ``model``'s network on ``encoded`` (length-bucketed batches of ``bs``), one thread.
+
+    The composition fractions (a loop over token positions) are computed by torch outside the graph, so the
+    exported graph has dynamic batch and length axes. Returns ``({name: run()}, {name: raw head outputs})``.
+    """
+    import onnx
+    import onnxruntime as ort
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from torch import nn
+
+    heads = list(model.heads.keys())
+
+    class Net(nn.Module):
+        def __init__(self, m) -> None:
+            super().__init__()
+            self.m = m
+
+        def forward(self, ids, sec, mask, frac):
+            enc = self.m.encoder
+            h = enc(ids, sec, mask, frac)
+            m = mask.to(h.dtype).unsqueeze(-1)
+            pooled = h[:, 0] if self.m.cfg.pooling == "cls" else (h * m).sum(1) / m.sum(1).clamp_min(1.0)
+            if enc.comp is not None:
+                pooled = pooled + enc.comp.pooled_summary(ids, sec, frac)
+            return torch.cat([self.m.heads[n](pooled) for n in heads], dim=-1)
+
+    order = np.argsort([len(e[0]) for e in encoded], kind="stable")
+    batches = []
+    for s0 in range(0, len(encoded), bs):
+        b = vocab.pad([encoded[i] for i in order[s0 : s0 + bs]])
+        ids, sec = torch.from_numpy(b.input_ids), torch.from_numpy(b.section_ids)
+        mask = torch.from_numpy(b.attention_mask)
+        comp = model.encoder.comp
+        frac = comp.fractions(ids, sec) if comp is not None else torch.zeros(ids.shape)
+        batches.append((ids, sec, mask, frac))
+    names = ["ids", "sec", "mask", "frac"]
+    f32, i8 = work / "net.onnx", work / "net_int8.onnx"
+    torch.onnx.export(Net(model).eval(), batches[len(batches) // 2], str(f32), dynamo=False, input_names=names,
+                      output_names=["out"], dynamic_axes={k: {0: "b", 1: "n"} for k in names} | {"out": {0: "b"}},
+                      opset_version=17)  # fmt: skip
+    graph = onnx.load(str(f32)).graph
+    weights = {i.name for i in graph.initializer}
+    blocks = [
+        n.name for n in graph.node if n.op_type == "MatMul" and "blocks" in n.name and n.input[1] in weights
+    ]
+    quantize_dynamic(str(f32), str(i8), weight_type=QuantType.QInt8, nodes_to_quantize=blocks)
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = opts.inter_op_num_threads = 1
+    sessions = {k: ort.InferenceSession(str(f), opts, providers=["CPUExecutionProvider"])
+                for k, f in (("ort_float32", f32), ("ort_int8", i8))}  # fmt: skip
+    feeds = [dict(zip(names, (t.numpy() for t in b), strict=True)) for b in batches]
+    inv = np.argsort(order, kind="stable")
+
+    def runner(sess):
+        return lambda: np.concatenate([sess.run(None, f)[0] for f in feeds])[inv]
+
+    cases = {k: runner(v) for k, v in sessions.items()}
+    return cases, {k: fn() for k, fn in cases.items()}
+
+
+def variants_table(result: dict) -> str:
+    lines = [
+        f"{result['threads']} thread(s), {result['n_timed']} pool candidates timed; load s {result['load_seconds']}",
+        "",
+        "| variant | mode | batch | candidates/s | vs float32 |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for r in result["rows"]:
+        lines.append(
+            f"| {r['variant']} | {r['mode']} | {r['batch_size']} | {r['candidates_per_s']:,} | {r['vs_float32']}x |"
+        )
+    agr = result["pool_agreement_network"]
+    lines += ["", f"int8 vs float32 over {agr['n']} pool candidates (network): min Spearman "
+              f"{min(agr['spearman'].values()):.5f}, min top-100 overlap {min(agr['top_overlap'].values()):.0%}"]  # fmt: skip
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--sizes", nargs="+", default=["tiny", "mini", "small", "base"], choices=sorted(SIZES))
@@ -187,7 +364,27 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--threads", type=int, default=None, help="torch CPU threads (default: the available cores)"
     )
+    p.add_argument(
+        "--variants", action="store_true", help="float32 vs int8 of one checkpoint on the bundled pool"
+    )
+    p.add_argument("--checkpoint", default=None, help="--variants: checkpoint (default: the shipped one)")
+    p.add_argument("--n-timed", type=int, default=4096, help="--variants: pool candidates per timed pass")
+    p.add_argument("--variant-batch-sizes", type=int, nargs="+", default=[128, 512])
+    p.add_argument("--ort", action="store_true",
+                   help="--variants: also ONNX Runtime float32 / int8 (needs onnxruntime, onnx), first batch size")  # fmt: skip
     args = p.parse_args(argv)
+    if args.variants:
+        load_before = os.getloadavg()
+        result = bench_variants(args)
+        result |= {"device": f"CPU ({platform.processor() or platform.machine()})", "torch": torch.__version__,
+                   "load_average_before": [round(x, 2) for x in load_before],
+                   "load_average_after": [round(x, 2) for x in os.getloadavg()]}  # fmt: skip
+        out = Path(args.out) if args.out != str(OUT) else VARIANTS_OUT
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2) + "\n")
+        print()
+        print(variants_table(result))
+        return 0
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     threads = available_cores()

@@ -24,8 +24,8 @@ from prefect.futures import as_completed
 from prefect_dask import DaskTaskRunner
 
 from screening.campaign.plan import plan_campaign
-from screening.campaign.predict import load_predictor, resolve_checkpoint
-from screening.campaign.questions import check_objectives
+from screening.campaign.predict import resolve_checkpoint
+from screening.campaign.questions import check_objectives_for_checkpoint
 from screening.campaign.runner import campaign_id_for, check_ranking_parameters, leaders
 from screening.campaign.spec import ScreenParameters
 from screening.campaign.stages import encode_stage, finalize_stage, predict_stage, process_chunk_group
@@ -57,8 +57,8 @@ def encode_task(root: str, campaign_id: str, chunk_id: str, symprec: float) -> s
 
 
 @task(name="predict", cache_policy=NONE, retries=1)
-def predict_task(work: str, checkpoint: str, device: str, batch_size: int) -> str:
-    return predict_stage(work, checkpoint, device, batch_size)
+def predict_task(work: str, checkpoint: str, device: str, batch_size: int, inference: str = "float32") -> str:
+    return predict_stage(work, checkpoint, device, batch_size, inference)
 
 
 @task(name="debye-write", cache_policy=NONE, retries=1)
@@ -85,6 +85,7 @@ def chunk_group_task(
     batch_size: int,
     temperatures_K: list[float],
     symprec: float,
+    inference: str = "float32",
 ) -> list[dict[str, Any]]:
     return process_chunk_group(
         root,
@@ -95,14 +96,15 @@ def chunk_group_task(
         batch_size=batch_size,
         temperatures_K=temperatures_K,
         symprec=symprec,
+        inference=inference,
     )
 
 
 @task(name="check-objectives", cache_policy=NONE)
 def check_objectives_task(params: ScreenParameters, checkpoint: str) -> dict[str, str]:
-    """Fail now if the main objective needs a column the model lacks; say which extra ones cannot be answered."""
-    model = load_predictor(checkpoint, "cpu")
-    return {str(k): v for k, v in check_objectives(params, model).items()}
+    """Fail now if the main objective needs a column the model lacks; say which extra ones cannot be answered
+    (from the checkpoint's config: the model is not loaded)."""
+    return {str(k): v for k, v in check_objectives_for_checkpoint(params, checkpoint).items()}
 
 
 @task(name="rank", cache_policy=NONE)
@@ -218,14 +220,17 @@ def screen_chunks(
                     params.batch_size,
                     params.temperatures_K,
                     params.symprec,
+                    params.inference,
                 )
             )
     for index, chunk_id in pending if gpu else ():
         work = encode_task.submit(root, campaign_id, chunk_id, params.symprec)
         ctx = dask.annotate(resources={params.gpu_resource: 1}) if gpu else contextlib.nullcontext()
         with ctx:
-            device = params.device if params.device != "auto" or not gpu else "cuda"
-            work = predict_task.submit(work, checkpoint, device, params.batch_size)
+            # a fast CPU variant (int8) runs on the CPU even where a GPU worker takes the predict step
+            use_gpu = gpu and params.device == "auto" and params.inference == "float32"
+            device = "cuda" if use_gpu else params.device
+            work = predict_task.submit(work, checkpoint, device, params.batch_size, params.inference)
         futures.append(
             finalize_task.submit(
                 root, campaign_id, chunk_id, index, work, params.temperatures_K, model_id, params.symprec
@@ -289,7 +294,7 @@ def screen(params: ScreenParameters = ScreenParameters()) -> dict[str, Any]:  # 
     t0 = time.perf_counter()
     timeline = {"flow_started": time.time()}  # wall clock (epoch s) of each step: start-up breakdowns use it
     _check_validation_available(params)
-    checkpoint, model_id = resolve_checkpoint(params.checkpoint)
+    checkpoint, model_id = resolve_checkpoint(params.checkpoint, params.inference)
     check_ranking_parameters(params, checkpoint)  # a bad filter fails now, not after the campaign ran
     unanswerable = check_objectives_task(params, checkpoint)
     store = ResultsStore(params.resolved_results_dir())

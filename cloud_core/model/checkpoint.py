@@ -24,17 +24,16 @@ from typing import Any
 
 import torch
 
+from cloud_core.model.config_reader import (  # noqa: F401 - CheckpointError is re-exported
+    FORMAT,
+    FORMAT_VERSION,
+    CheckpointError,
+    prediction_columns,
+    read_config_json,
+)
 from cloud_core.model.encoder import CloudModel, ModelConfig
+from cloud_core.model.model_id import CONFIG, WEIGHTS
 from cloud_core.model.vocab import get_vocabulary
-
-FORMAT = "cloud-checkpoint"
-FORMAT_VERSION = 1
-WEIGHTS = "model.safetensors"
-CONFIG = "config.json"
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint that is missing, corrupt, or does not match this code (vocabulary, sizes, heads)."""
 
 
 @dataclass
@@ -91,12 +90,7 @@ class CheckpointConfig:
     def prediction_columns(self) -> list[str]:
         """Names of the float columns a predictor of this checkpoint returns: one per target, ``theta_K`` in
         place of the Debye head's target, then ``<column>_std`` for each target with an uncertainty head."""
-        debye = {h.name for h in self.model.heads if h.kind == "debye"}
-        names = [t.name for t in self.targets if t.name not in debye]
-        names += ["theta_K"] if debye else []
-        # calibrated standard deviations (targets with an uncertainty head), after all the values
-        names += [("theta_K" if t.name in debye else t.name) + "_std" for t in self.targets if t.uncertainty]
-        return names
+        return prediction_columns(self.to_dict())  # one rule, shared with the torch-free reader
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -193,29 +187,9 @@ def save_checkpoint(
 
 
 def read_config(path: str | os.PathLike[str]) -> CheckpointConfig:
-    """Read and validate ``config.json`` of a checkpoint (vocabulary included)."""
-    path = Path(path)
-    if not path.exists():
-        raise CheckpointError(f"checkpoint {path} does not exist")
-    if not path.is_dir():
-        raise CheckpointError(f"checkpoint {path} must be a directory holding {WEIGHTS} and {CONFIG}")
-    f = path / CONFIG
-    if not f.is_file():
-        raise CheckpointError(f"checkpoint {path} has no {CONFIG}")
-    try:
-        raw = json.loads(f.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"checkpoint {path}: {CONFIG} is not valid JSON ({exc})") from exc
-    if not isinstance(raw, dict):
-        raise CheckpointError(f"checkpoint {path}: {CONFIG} must hold a JSON object")
-    cfg = CheckpointConfig.from_dict(raw)
-    vocab = get_vocabulary()
-    if cfg.vocab_hash != vocab.hash or cfg.vocab_size != len(vocab) or cfg.model.vocab_size != len(vocab):
-        raise CheckpointError(
-            f"checkpoint {path} was trained with vocabulary {cfg.vocab_hash[:12]} ({cfg.vocab_size} tokens); "
-            f"this code's vocabulary is {vocab.hash[:12]} ({len(vocab)} tokens): they do not match"
-        )
-    return cfg
+    """Read and validate ``config.json`` of a checkpoint (vocabulary included; the checks are
+    :func:`cloud_core.model.config_reader.read_config_json`'s)."""
+    return CheckpointConfig.from_dict(read_config_json(path))
 
 
 def load_checkpoint(

@@ -63,6 +63,11 @@ def _add_screen_args(p: argparse.ArgumentParser, *, main: bool = False) -> None:
     )
     p.add_argument("--batch-size", type=positive_int, default=512)
     p.add_argument("--device", default="auto")
+    p.add_argument(
+        "--inference", choices=["float32", "int8"], default="float32",
+        help="model arithmetic: float32, or int8 (fast CPU inference, checked against float32 at load; its own "
+        "model id, so another campaign than float32's)",
+    )  # fmt: skip
     p.add_argument("--symprec", type=symprec, default=0.01)
     p.add_argument(
         "--temperatures",
@@ -162,6 +167,7 @@ def _params_from_args(args: argparse.Namespace, *, source: dict[str, Any]) -> An
         "checkpoint": args.checkpoint,
         "batch_size": args.batch_size,
         "device": args.device,
+        "inference": args.inference,
         "symprec": args.symprec,
         "rank_by": args.rank_by,
         "descending": not args.ascending,
@@ -328,7 +334,7 @@ def _run_screen(args: argparse.Namespace, params: Any) -> int:
 
     timeline = {"process_start": _process_started_at(), "cli_ready": time.time()}
     t0 = time.perf_counter()
-    checkpoint, model_id = resolve_checkpoint(params.checkpoint)
+    checkpoint, model_id = resolve_checkpoint(params.checkpoint, params.inference)
     check_ranking_parameters(params, checkpoint)  # --where / --rank-by against the leaderboard, before any work
     campaign_id = campaign_id_for(params, model_id)
     params = params.model_copy(update={"campaign_id": campaign_id})

@@ -36,20 +36,29 @@ class PredictorLike(Protocol):
 
 
 @functools.lru_cache(maxsize=4)
-def load_predictor(checkpoint: str | None, device: str = "auto") -> PredictorLike:
+def load_predictor(checkpoint: str | None, device: str = "auto", inference: str = "float32") -> PredictorLike:
     """Load (once per process) the predictor of ``checkpoint`` (``None``: the shipped default).
 
+    ``inference``: ``float32``, or a fast CPU variant (``int8``, :mod:`cloud_core.model.fast`: converted and
+    checked against float32 at load; its model id is the one :func:`resolve_checkpoint` gives).
     Inside a Dask worker (which sets ``OMP_NUM_THREADS``) torch uses that many threads, so workers sharing a
     machine do not oversubscribe its cores.
     """
-    from cloud_core.model import Predictor
+    from cloud_core.model.fast import load_variant_predictor
 
     threads = os.environ.get("OMP_NUM_THREADS")
-    return Predictor.from_checkpoint(checkpoint, device=device, threads=int(threads) if threads else None)
+    if inference != "float32" and device == "auto":
+        device = "cpu"  # the quantised kernels are CPU-only
+    return load_variant_predictor(
+        checkpoint, inference, device=device, threads=int(threads) if threads else None
+    )
 
 
-def resolve_checkpoint(checkpoint: str | None) -> tuple[str, str]:
+def resolve_checkpoint(checkpoint: str | None, inference: str = "float32") -> tuple[str, str]:
     """``(checkpoint directory, model id)`` without loading the model (``None``: the shipped default).
+
+    ``inference`` other than ``float32`` gives that variant's id
+    (:func:`cloud_core.model.model_id.variant_model_id`), which the campaign's parameter hash then covers.
 
     Raises
     ------
@@ -66,7 +75,9 @@ def resolve_checkpoint(checkpoint: str | None) -> tuple[str, str]:
                 else ""
             )
         )
-    return str(path), model_id_of(path)
+    from cloud_core.model.model_id import variant_model_id
+
+    return str(path), variant_model_id(model_id_of(path), inference)
 
 
 # The two functions below repeat cloud_core.model.checkpoint's default_checkpoint_path and checkpoint_id without

@@ -1,9 +1,11 @@
 """Plan-time check of a campaign's objectives: can its model answer them? (before any candidate is screened)
 
-The leaderboard's columns are the candidate fields, the model's outputs (found by predicting one probe string,
-so ``<target>_std`` columns count only when the model really fills them), the reference hull's columns (energies
+The leaderboard's columns are the candidate fields, the model's outputs, the reference hull's columns (energies
 only when the model predicts ``e_form``) and the Debye values. An objective that needs anything else fails here
-with one line naming the column.
+with one line naming the column. A checkpoint's outputs are its config's prediction columns
+(:func:`check_objectives_for_checkpoint`: no model is loaded, no torch imported; a ``<target>_std`` column is
+declared only for a target with an uncertainty head, which always fills it); any other predictor's are found by
+predicting one probe string (:func:`check_objectives`), so ``<target>_std`` columns count only when it fills them.
 """
 
 from __future__ import annotations
@@ -47,6 +49,22 @@ def check_objectives(params: ScreenParameters, predictor: PredictorLike) -> dict
         When the main objective needs a column or an uncertainty the model does not give.
     """
     outputs, filled = model_outputs(predictor)
+    return check_objectives_for_outputs(params, outputs, filled)
+
+
+def check_objectives_for_checkpoint(params: ScreenParameters, checkpoint: str) -> dict[Objective, str]:
+    """:func:`check_objectives` for a checkpoint directory, from its config's prediction columns (torch-free)."""
+    from cloud_core.model.config_reader import checkpoint_prediction_columns
+
+    outputs = checkpoint_prediction_columns(checkpoint)
+    return check_objectives_for_outputs(params, outputs, set(outputs))
+
+
+def check_objectives_for_outputs(
+    params: ScreenParameters, outputs: list[str], filled: set[str]
+) -> dict[Objective, str]:
+    """:func:`check_objectives` for a model with these output columns, ``filled`` those with finite values."""
+    filled = set(filled)
     columns = leaderboard_columns_for(outputs)
     if "e_form_std" in filled:
         filled.add(HullColumn.E_ABOVE_HULL_STD)

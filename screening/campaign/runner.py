@@ -48,9 +48,9 @@ def check_ranking_parameters(params: ScreenParameters, checkpoint: str) -> None:
     ValueError
         One line naming the unknown column or the value that does not fit its column's type.
     """
-    from cloud_core.model.checkpoint import read_config
+    from cloud_core.model.config_reader import checkpoint_prediction_columns  # torch-free: start-up path
 
-    targets = read_config(checkpoint).prediction_columns
+    targets = checkpoint_prediction_columns(checkpoint)
     check_ranking(targets, params.rank_by, [Condition(f.column, f.op, f.value) for f in params.filters])
 
 
@@ -61,7 +61,9 @@ def prepared_campaign(params: ScreenParameters, *, model_id: str | None = None) 
     ``model_id`` overrides the checkpoint's id (only for predictors that are not checkpoints, in tests).
     """
     checkpoint, mid = (
-        resolve_checkpoint(params.checkpoint) if model_id is None else (params.checkpoint or "", model_id)
+        resolve_checkpoint(params.checkpoint, params.inference)
+        if model_id is None
+        else (params.checkpoint or "", model_id)
     )
     if model_id is None:
         check_ranking_parameters(params, checkpoint)
@@ -116,7 +118,7 @@ def run_campaign(
     model = (
         predictor
         if predictor is not None
-        else load_predictor(resolve_checkpoint(params.checkpoint)[0], params.device)
+        else load_predictor(resolve_checkpoint(params.checkpoint)[0], params.device, params.inference)
     )
     check_objectives(params, model)  # before anything is planned or screened
     with prepared_campaign(params, model_id=predictor.model_id if predictor is not None else None) as prep:

@@ -138,6 +138,11 @@ class ScreenParameters(BaseModel):
         "16); not part of the parameter hash.",
     )
     device: str = Field("auto", description="Model device: auto, cpu, cuda, cuda:N.")
+    inference: Literal["float32", "int8"] = Field(
+        "float32",
+        description="Model arithmetic: float32 (as trained), or int8 (fast CPU inference: the encoder quantised, "
+        "accepted only if it ranks a fixed sample as float32 does; its own model id, so another campaign).",
+    )
     objective: Objective = Field(
         Objective.HEAT_SPREADER,
         description="The question the leaderboard answers: heat_spreader, thermoelectric, thermal_barrier, or "
@@ -246,7 +251,8 @@ class ScreenParameters(BaseModel):
         return list(dict.fromkeys([self.objective, *self.extra_objectives]))
 
     def hashed_fields(self, model_id: str) -> dict[str, Any]:
-        """The fields that determine results (``model_id`` replaces the checkpoint path).
+        """The fields that determine results (``model_id`` replaces the checkpoint path and the inference variant:
+        :func:`screening.campaign.predict.resolve_checkpoint` gives the variant's id).
 
         A Materials Project source adds ``source_content``: the download's database release and a checksum of
         its shards (:func:`~screening.sources.materials_project.download_fingerprint`).

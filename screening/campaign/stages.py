@@ -96,13 +96,15 @@ def encode_stage(root: str, campaign_id: str, chunk_id: str, symprec: float) -> 
     return str(work)
 
 
-def predict_stage(work: str, checkpoint: str | None, device: str, batch_size: int) -> str:
+def predict_stage(
+    work: str, checkpoint: str | None, device: str, batch_size: int, inference: str = "float32"
+) -> str:
     """Predict the encoded candidates in ``work``; write ``predictions.parquet`` + ``rejects_predict.parquet``."""
     if not work:
         return ""
     t0 = time.perf_counter()
     w = Path(work)
-    predictor = load_predictor(checkpoint, device)
+    predictor = load_predictor(checkpoint, device, inference)
     preds, rejects = predict_chunk(pq.read_table(w / "encoded.parquet"), predictor, batch_size=batch_size)
     atomic_parquet(preds, w / "predictions.parquet")
     atomic_parquet(rejects, w / "rejects_predict.parquet")
@@ -260,6 +262,7 @@ def process_chunk_group(
     batch_size: int,
     temperatures_K: list[float],
     symprec: float,
+    inference: str = "float32",
 ) -> list[dict]:
     """All steps of several chunks, one after the other in this process (one Dask task for a group of chunks).
 
@@ -273,7 +276,7 @@ def process_chunk_group(
         One :class:`ChunkResult` dict per chunk committed or found committed.
     """
     store = ResultsStore(root)
-    predictor = load_predictor(checkpoint, device)
+    predictor = load_predictor(checkpoint, device, inference)
     results, errors = [], []
     for index, chunk_id in chunks:
         if chunk_id not in store.committed_chunks(campaign_id):
