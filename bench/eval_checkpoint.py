@@ -525,29 +525,42 @@ def stage_report(args: argparse.Namespace) -> dict:
         for r in (read_json(f) for f in sorted((RUNS / "family").glob("*/result.json")))
         if r.get("family")
     ]
+    report["stability"] = [r["stability"] for r in results if r.get("stability") and r["seed"] == 0]
     write_json(args.out, report)
     stage_stability(args)
     _print_table(report)
     return report
 
 
+def _crabnet_dir():
+    from screening.corpora.labels import LabelsError, find_crabnet_data
+
+    try:
+        return find_crabnet_data(os.environ.get("CRABNET_DATA"))
+    except LabelsError:  # the mp_e_hull reference is skipped, the label-hull one stays
+        return None
+
+
 def stage_stability(args: argparse.Namespace) -> dict | None:
-    """The shipped checkpoint's stability record (when it is an evaluation run: held-out fold), then the card."""
+    """Stability records: every finished fold run's (its ``result.json``, once; the per-fold models of the
+    recipe) and the shipped checkpoint's when it is an evaluation run (held-out fold); then the card."""
     from screening.evaluation.model_card import write_model_card
     from screening.evaluation.stability import METRICS_KEY, checkpoint_stability, stability_lines
 
+    for f in sorted((RUNS / "finetune").glob("*/result.json")):
+        result = read_json(f)
+        if result.get("fold") is None or result.get("stability") or result.get("seed") != 0:
+            continue
+        log.info("stability of %s", f.parent.name)
+        result["stability"] = checkpoint_stability(f.parent / "checkpoint", result["fold"], args.labels,
+                                                   _crabnet_dir())  # fmt: skip
+        write_json(f, result)
     if not (SHIP_DIR / "config.json").is_file():
         return None
     fold = read_json(SHIP_DIR / "config.json").get("provenance", {}).get("fold")
     rec = None
     if isinstance(fold, int):  # trained on all folds: no held-out formulas, no record
-        from screening.corpora.labels import LabelsError, find_crabnet_data
-
-        try:
-            crabnet = find_crabnet_data(os.environ.get("CRABNET_DATA"))
-        except LabelsError:  # the mp_e_hull reference is skipped, the label-hull one stays
-            crabnet = None
-        rec = checkpoint_stability(SHIP_DIR, fold, args.labels, crabnet)
+        rec = checkpoint_stability(SHIP_DIR, fold, args.labels, _crabnet_dir())
         metrics = read_json(SHIP_DIR / "metrics.json")
         metrics[METRICS_KEY] = rec
         write_json(SHIP_DIR / "metrics.json", metrics)

@@ -426,10 +426,11 @@ def render(
                 f"{wins} of {min(len(e['pretrained']), len(e['scratch']))} seeds |"
             )
         add("")
-    stab = (shipped or {}).get(STABILITY_KEY)
-    if stab:
+    stabs = [(shipped or {}).get(STABILITY_KEY)] if (shipped or {}).get(STABILITY_KEY) else []
+    stabs = stabs or (cloud or {}).get("stability") or []  # else the recipe's per-fold models
+    for stab in stabs:
         caption, header, rows = stability_lines(stab)
-        add("### Stability classification")
+        add(f"### Stability classification (fold {stab.get('fold')})")
         add("")
         add(caption + " Written by `python bench/eval_checkpoint.py stability`.")
         add("")
