@@ -426,8 +426,8 @@ def render(
                 f"{wins} of {min(len(e['pretrained']), len(e['scratch']))} seeds |"
             )
         add("")
-    stabs = [(shipped or {}).get(STABILITY_KEY)] if (shipped or {}).get(STABILITY_KEY) else []
-    stabs = stabs or (cloud or {}).get("stability") or []  # else the recipe's per-fold models
+    stabs = (cloud or {}).get("stability") or []  # the recipe's per-fold models, else the shipped record
+    stabs = stabs or ([(shipped or {}).get(STABILITY_KEY)] if (shipped or {}).get(STABILITY_KEY) else [])
     for stab in stabs:
         caption, header, rows = stability_lines(stab)
         add(f"### Stability classification (fold {stab.get('fold')})")
